@@ -1,0 +1,89 @@
+"""Read a site folder and turn it into the model: read → parse → resolve.
+
+`read_sources` is the only function here that touches the disk.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import SITE_FILE, site_config
+from .errors import ContentError, Diagnostic
+from .model import Site, SiteConfig
+from .parse import Document, parse_document
+from .resolve import resolve
+
+CONTENT_GLOBS = (("article", "content/articles", (".md", ".markdown")),
+                 ("actor", "content/actors", (".yaml", ".yml")),
+                 ("page", "content/pages", (".md", ".markdown")))
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    kind: str       # 'site', 'article', 'actor' or 'page'
+    path: str       # relative to the site folder, forward slashes
+    raw: bytes
+
+
+def kind_of(relative: str) -> str | None:
+    """Which kind of source a site-relative path is, or None when it is not content."""
+    if relative == SITE_FILE:
+        return "site"
+    for kind, folder, suffixes in CONTENT_GLOBS:
+        if relative.startswith(folder + "/") and relative.endswith(suffixes):
+            name = relative.rsplit("/", 1)[-1]
+            if not name.startswith((".", "_", "#")):
+                return kind
+    return None
+
+
+def source_paths(site_dir: Path) -> list[str]:
+    """Every content file of the site, relative, sorted."""
+    found = []
+    if (site_dir / SITE_FILE).is_file():
+        found.append(SITE_FILE)
+    for _kind, folder, _suffixes in CONTENT_GLOBS:
+        root = site_dir / folder
+        if root.is_dir():
+            for path in root.rglob("*"):
+                relative = path.relative_to(site_dir).as_posix()
+                if path.is_file() and kind_of(relative):
+                    found.append(relative)
+    return sorted(found)
+
+
+def read_source(site_dir: Path, relative: str) -> Source | None:
+    kind = kind_of(relative)
+    try:
+        return Source(kind, relative, (site_dir / relative).read_bytes()) if kind else None
+    except OSError:
+        return None
+
+
+def read_sources(site_dir: Path) -> list[Source]:
+    if not (site_dir / SITE_FILE).is_file():
+        raise ContentError(Diagnostic(SITE_FILE, 0, 0, f"no {SITE_FILE} in '{site_dir}'",
+                                      "run briefing in a site folder, pass --site DIR, or create one with briefing init DIR"))
+    sources = (read_source(site_dir, relative) for relative in source_paths(site_dir))
+    return [s for s in sources if s is not None]
+
+
+def parse_sources(sources: Iterable[Source]) -> list[Document]:
+    return [parse_document(s.kind, s.path, s.raw) for s in sources]
+
+
+def configure(documents: Iterable[Document]) -> tuple[SiteConfig, list[Diagnostic]]:
+    site_doc = next(d for d in documents if d.kind == "site")
+    config, problems = site_config(site_doc)
+    return config, list(site_doc.diagnostics) + problems
+
+
+def load_site(site_dir: Path, *, drafts: bool = True) -> tuple[Site, list[Diagnostic]]:
+    """The whole story and every problem found in it (check's pipeline, no cache)."""
+    documents = parse_sources(read_sources(site_dir))
+    config, problems = configure(documents)
+    content = [d for d in documents if d.kind != "site"]
+    site, resolve_problems = resolve(config, content, drafts=drafts)
+    problems += [p for d in content for p in d.diagnostics] + resolve_problems
+    return site, problems

@@ -1,0 +1,285 @@
+"""Markdown bodies: their plain text (for quote checking) and their HTML (for briefings).
+
+One configured markdown-it instance per HTML policy. The briefing-specific parts work on the
+token stream between parsing and rendering: `[[id]]` references, root-relative links moved
+under the base path, the first mention of each annotated actor linked, and each verified
+quote wrapped in a `<mark>` whose id is the quote's anchor.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from .quotes import fold_quote, fold_with_map
+from .sanitize import sanitize_html
+
+if TYPE_CHECKING:
+    from .model import Article, Page, Site
+    from .urls import Urls
+
+REFERENCE = re.compile(r"\[\[([^\[\]\s]{1,200})\]\]")
+
+
+@lru_cache(maxsize=2)
+def markdown(allow_html: bool = False) -> MarkdownIt:
+    """CommonMark with tables and strikethrough; raw HTML only when the site allows it."""
+    md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    if allow_html:
+        md.add_render_rule("html_block", lambda self, tokens, idx, options, env: sanitize_html(tokens[idx].content))
+        md.add_render_rule("html_inline", lambda self, tokens, idx, options, env: sanitize_html(tokens[idx].content))
+    # our own markup (quote marks), made here and so trusted under either policy
+    md.add_render_rule("trusted_html", lambda self, tokens, idx, options, env: tokens[idx].content)
+    return md
+
+
+# --------------------------------------------------------------------------- plain text
+
+def _inline_text(token: Token) -> str:
+    parts = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return "".join(parts)
+
+
+def plain_text(body: str) -> str:
+    """The body's text with Markdown markup removed; blocks separated by a blank line."""
+    tokens = markdown(False).parse(body)
+    return "\n\n".join(_inline_text(t) for t in tokens if t.type == "inline")
+
+
+def references(body: str, first_line: int) -> list[tuple[str, int, int]]:
+    """Every `[[id]]` in the body's text as (id, line, column) in the file."""
+    found = []
+    for token in markdown(False).parse(body):
+        if token.type != "inline" or "[[" not in token.content:
+            continue
+        start_line = first_line + (token.map[0] if token.map else 0)
+        for match in REFERENCE.finditer(token.content):
+            before = token.content[:match.start()]
+            line = start_line + before.count("\n")
+            column = match.start() - (before.rfind("\n") + 1) + 1
+            found.append((match.group(1), line, column))
+    return found
+
+
+# --------------------------------------------------------------------------- HTML
+
+def body_html(article: Article, site: Site, urls: Urls) -> str:
+    """The article's body as HTML, with its actors, references and quotes linked."""
+    anchors = {}
+    for quote in article.quotes:
+        if quote.verified:
+            anchors.setdefault(fold_quote(quote.text), quote.anchor)
+    for update in article.proposals:
+        for position in update.positions:
+            if position.quote and position.quote.verified:
+                anchors.setdefault(fold_quote(position.quote.text), position.quote.anchor)
+    return render(article.body, site, urls, actors=article.actors, quote_anchors=anchors)
+
+
+def page_html(page: Page, site: Site, urls: Urls) -> str:
+    return render(page.body, site, urls)
+
+
+def render(body: str, site: Site, urls: Urls, actors: Iterable = (), quote_anchors: dict | None = None) -> str:
+    md = markdown(site.config.allow_html)
+    tokens = md.parse(body)
+    linker = _actor_linker(tuple(actors), urls)
+    for token in tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        children = token.children
+        children = _rewrite_links(children, urls)
+        children = _link_references(children, site, urls)
+        if linker:
+            children = linker(children)
+        token.children = children
+    if quote_anchors:
+        _mark_quotes(tokens, quote_anchors)
+    return md.renderer.render(tokens, md.options, {})
+
+
+def _rewrite_links(children: list[Token], urls: Urls) -> list[Token]:
+    """A link or image whose target starts with '/' is relative to the site root."""
+    for child in children:
+        attr = "href" if child.type == "link_open" else "src" if child.type == "image" else None
+        if attr:
+            target = child.attrGet(attr)
+            if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+                child.attrSet(attr, urls.url(target))
+    return children
+
+
+def _link(href: str, cls: str) -> tuple[Token, Token]:
+    open_ = Token("link_open", "a", 1)
+    open_.attrSet("href", href)
+    open_.attrSet("class", cls)
+    return open_, Token("link_close", "a", -1)
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def _link_references(children: list[Token], site: Site, urls: Urls) -> list[Token]:
+    if not any(c.type == "text" and "[[" in c.content for c in children):
+        return children
+    out: list[Token] = []
+    for child in children:
+        if child.type != "text" or "[[" not in child.content:
+            out.append(child)
+            continue
+        pos = 0
+        for match in REFERENCE.finditer(child.content):
+            target = _reference_target(match.group(1), site, urls)
+            if target is None:
+                continue  # resolve already reported it
+            href, label, cls = target
+            if match.start() > pos:
+                out.append(_text(child.content[pos:match.start()]))
+            open_, close = _link(href, cls)
+            out += [open_, _text(label), close]
+            pos = match.end()
+        if pos < len(child.content):
+            out.append(_text(child.content[pos:]))
+    return out
+
+
+def _reference_target(ident: str, site: Site, urls: Urls) -> tuple[str, str, str] | None:
+    if ident in site.actors:
+        return urls.page("actor", ident), site.actors[ident].name, "ref ref-actor"
+    if ident in site.proposals:
+        return urls.page("proposal", ident), site.proposals[ident].title, "ref ref-proposal"
+    if ident in site.questions:
+        return urls.page("question", ident), site.questions[ident].text, "ref ref-question"
+    return None
+
+
+def _actor_linker(actors: tuple, urls: Urls) -> Callable[[list[Token]], list[Token]] | None:
+    """Links the first mention of each actor's name or alias; names two actors share link nowhere."""
+    owners: dict[str, set[str]] = {}
+    for actor in actors:
+        for name in (actor.name, *actor.aliases):
+            if name.strip():
+                owners.setdefault(name.strip(), set()).add(actor.id)
+    names = {name: next(iter(ids)) for name, ids in owners.items() if len(ids) == 1}
+    if not names:
+        return None
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+                         + r")(?!\w)")
+    linked: set[str] = set()
+
+    def link(children: list[Token]) -> list[Token]:
+        if len(linked) == len(set(names.values())):
+            return children
+        out: list[Token] = []
+        depth = 0
+        for child in children:
+            if child.type == "link_open":
+                depth += 1
+            elif child.type == "link_close":
+                depth -= 1
+            if child.type != "text" or depth:
+                out.append(child)
+                continue
+            pos = 0
+            for match in pattern.finditer(child.content):
+                actor_id = names[match.group(1)]
+                if actor_id in linked:
+                    continue
+                linked.add(actor_id)
+                if match.start() > pos:
+                    out.append(_text(child.content[pos:match.start()]))
+                open_, close = _link(urls.page("actor", actor_id), "actor-link")
+                out += [open_, _text(match.group(1)), close]
+                pos = match.end()
+            if pos == 0:
+                out.append(child)
+            elif pos < len(child.content):
+                out.append(_text(child.content[pos:]))
+        return out
+
+    return link
+
+
+def _mark_quotes(tokens: list[Token], anchors: dict[str, str]) -> None:
+    """Wrap the first occurrence of each quote in <mark id=anchor>, one mark per text run."""
+    pending = dict(anchors)
+    for token in tokens:
+        if not pending:
+            return
+        if token.type != "inline" or not token.children:
+            continue
+        # the block's text, and for each of its characters the text child it came from
+        pieces, owners = [], []
+        for index, child in enumerate(token.children):
+            if child.type == "text":
+                pieces.append(child.content)
+                owners.extend((index, offset) for offset in range(len(child.content)))
+            elif child.type in ("softbreak", "hardbreak"):
+                pieces.append(" ")
+                owners.append((index, -1))
+        folded, back = fold_with_map("".join(pieces))
+        spans: dict[int, list[tuple[int, int, str, bool]]] = {}
+        for quote, anchor in list(pending.items()):
+            at = folded.find(quote)
+            if at < 0:
+                continue
+            del pending[quote]
+            start, end = back[at], back[at + len(quote) - 1] + 1
+            first = True
+            for index, (lo, hi) in _runs(owners[start:end]):
+                spans.setdefault(index, []).append((lo, hi, anchor, first))
+                first = False
+        if spans:
+            token.children = _split_marks(token.children, spans)
+
+
+def _runs(owned: list[tuple[int, int]]) -> Iterable[tuple[int, tuple[int, int]]]:
+    """Group (child, offset) pairs into (child, (first offset, last offset + 1)) runs."""
+    current, lo, hi = None, 0, 0
+    for index, offset in owned:
+        if offset < 0:
+            continue
+        if index != current:
+            if current is not None:
+                yield current, (lo, hi)
+            current, lo = index, offset
+        hi = offset + 1
+    if current is not None:
+        yield current, (lo, hi)
+
+
+def _split_marks(children: list[Token], spans: dict[int, list[tuple[int, int, str, bool]]]) -> list[Token]:
+    out: list[Token] = []
+    for index, child in enumerate(children):
+        if index not in spans:
+            out.append(child)
+            continue
+        pos = 0
+        for lo, hi, anchor, first in sorted(spans[index]):
+            if lo < pos:
+                continue  # overlaps a quote already marked here
+            if lo > pos:
+                out.append(_text(child.content[pos:lo]))
+            opening = Token("trusted_html", "", 0)
+            opening.content = (f'<mark class="quote-mark" id="{anchor}">' if first
+                               else f'<mark class="quote-mark" data-quote="{anchor}">')
+            closing = Token("trusted_html", "", 0)
+            closing.content = "</mark>"
+            out += [opening, _text(child.content[lo:hi]), closing]
+            pos = hi
+        if pos < len(child.content):
+            out.append(_text(child.content[pos:]))
+    return out

@@ -1,0 +1,236 @@
+"""Parse one file at a time: bytes in, a validated `Document` (or diagnostics) out.
+
+Nothing here looks at other files, so a result depends only on the file's bytes (and its kind
+and path) and can be cached by content hash and run in parallel.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from . import schema
+from .errors import ERROR, Diagnostic
+from .markdown import plain_text
+
+try:  # PyYAML's C loader, many times faster; the pure-Python one where libyaml is missing
+    from yaml import CSafeLoader as YamlLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as YamlLoader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_YAML_NODES = 20_000     # an alias bomb expands past this long before it hurts
+KINDS = {"article": schema.ARTICLE, "actor": schema.ACTOR_FILE, "page": schema.PAGE, "site": schema.SITE}
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One file, parsed and checked on its own.
+
+    `data` is the validated front matter (keys whose values were wrong are None or absent);
+    `marks` maps key paths such as ('proposals', 0, 'status') to (line, column) in the file,
+    so later stages can point at the place of a mistake they find.
+    """
+
+    kind: str
+    path: str
+    data: dict[str, Any]
+    body: str = ""
+    body_line: int = 0
+    text: str = ""                       # the body's plain text, blocks separated by '\n\n'
+    marks: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    diagnostics: tuple[Diagnostic, ...] = ()
+    digest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == ERROR for d in self.diagnostics)
+
+    def locate(self, path: tuple) -> tuple[int, int]:
+        """The closest known place of a key path: itself, else its nearest parent."""
+        while path:
+            if path in self.marks:
+                return self.marks[path]
+            path = path[:-1]
+        return self.marks.get((), (1, 1))
+
+
+def digest(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def parse_document(kind: str, path: str, raw: bytes) -> Document:
+    """Parse the bytes of one file of `kind` ('article', 'actor', 'page' or 'site')."""
+    problems: list[Diagnostic] = []
+
+    def fail(message: str, line: int = 0, column: int = 0, hint: str = "") -> Document:
+        problems.append(Diagnostic(path, line, column, message, hint))
+        return Document(kind, path, {}, diagnostics=tuple(problems), digest=digest(raw))
+
+    if len(raw) > MAX_FILE_BYTES:
+        return fail(f"file is too large ({len(raw) / 1048576:.1f} MiB; the limit is "
+                    f"{MAX_FILE_BYTES // 1048576} MiB)", hint="split it, or move data out of it")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return fail(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", line, column,
+                    "save the file as UTF-8")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return fail("file contains a NUL byte", line, 1, "is this a binary file?")
+
+    if kind in ("article", "page"):
+        if not text.strip():
+            return fail("empty file", hint="an article starts with front matter between '---' lines")
+        front, body, yaml_line, body_line = split_front_matter(text)
+        if front is None:
+            return fail("no front matter", 1, 1, "start the file with a '---' line, the YAML keys, and another '---' line")
+        if body is None:
+            return fail("front matter is not closed", 1, 1, "end it with a line of three dashes: ---")
+    else:
+        if not text.strip():
+            return fail("empty file", hint="an actor file needs at least 'name:'" if kind == "actor"
+                        else "site.yaml needs at least 'title:'")
+        front, body, yaml_line, body_line = text, "", 0, 0
+
+    marks: dict[tuple, tuple[int, int]] = {}
+    try:
+        value = load_yaml(front, yaml_line, marks)
+    except YamlProblem as exc:
+        return fail(exc.message, exc.line, exc.column, exc.hint)
+    if value is None:
+        value = {}
+    marks.setdefault((), (yaml_line + 1, 1))
+
+    ctx = schema.Context(path, lambda p: _locate(marks, p))
+    try:
+        data = KINDS[kind].check(value, (), ctx)
+    except schema.Invalid:
+        data = {}
+    problems.extend(ctx.diagnostics)
+    return Document(kind, path, data, body, body_line, plain_text(body) if body else "", marks,
+                    tuple(problems), digest(raw))
+
+
+def _locate(marks: dict, path: tuple) -> tuple[int, int]:
+    while path:
+        if path in marks:
+            return marks[path]
+        path = path[:-1]
+    return marks.get((), (1, 1))
+
+
+_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+
+
+def split_front_matter(text: str) -> tuple[str | None, str | None, int, int]:
+    """(front matter, body, line before the YAML, first line of the body); None where absent."""
+    first, _, rest = text.partition("\n")
+    if first.rstrip() != "---":
+        return None, None, 0, 0
+    close = _CLOSE.search(rest)
+    if close is None:
+        return rest, None, 1, 0
+    front = rest[:close.start()]
+    body = rest[close.end():].removeprefix("\n")
+    body_line = 2 + front.count("\n") + 1
+    return front, body, 1, body_line
+
+
+class YamlProblem(Exception):
+    def __init__(self, message: str, line: int, column: int, hint: str = ""):
+        super().__init__(message)
+        self.message, self.line, self.column, self.hint = message, line, column, hint
+
+
+def load_yaml(text: str, line_offset: int, marks: dict) -> Any:
+    """Compose YAML with the C loader and build plain values, recording where each key is."""
+    loader = YamlLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 + line_offset if mark else 0
+        column = mark.column + 1 if mark else 0
+        message = f"YAML syntax: {exc.problem or exc.context}"
+        lines = text.split("\n")
+        bad_line = lines[mark.line] if mark and mark.line < len(lines) else ""
+        if "\t" in bad_line[:len(bad_line) - len(bad_line.lstrip())] or "'\\t'" in str(exc.problem):
+            hint = "YAML indentation must use spaces, not tabs"
+        else:
+            hint = exc.context if exc.context and exc.problem else ""
+        raise YamlProblem(message, line, column, hint) from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(f"YAML: {exc}", line_offset + 1, 1) from exc
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    builder = _Builder(line_offset, marks)
+    return builder.build(node, ())
+
+
+class _Builder:
+    """Turns composed nodes into dicts, lists and scalars, counting nodes against alias bombs."""
+
+    def __init__(self, line_offset: int, marks: dict):
+        self.offset = line_offset
+        self.marks = marks
+        self.budget = MAX_YAML_NODES
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def place(self, node) -> tuple[int, int]:
+        return node.start_mark.line + 1 + self.offset, node.start_mark.column + 1
+
+    def build(self, node, path: tuple) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise YamlProblem("front matter is too large or repeats itself through aliases",
+                              *self.place(node), hint=f"a document may hold at most {MAX_YAML_NODES} values")
+        if isinstance(node, ScalarNode):
+            self.marks.setdefault(path, self.place(node))
+            return self.scalar(node)
+        if isinstance(node, SequenceNode):
+            self.marks.setdefault(path, self.place(node))
+            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            self.marks.setdefault(path, self.place(node))
+            out: dict = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    raise YamlProblem("a key must be plain text", *self.place(key_node))
+                key = self.scalar(key_node)
+                if not isinstance(key, str):
+                    key = str(key).lower() if isinstance(key, bool) else str(key)
+                if key in out:
+                    raise YamlProblem(f"duplicate key '{key}'", *self.place(key_node),
+                                      hint="each key may appear once in a mapping")
+                if not isinstance(value_node, ScalarNode):
+                    # point a container's mistakes at its key, where the reader looks
+                    self.marks.setdefault(path + (key,), self.place(key_node))
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        raise YamlProblem("unsupported YAML node", *self.place(node))  # pragma: no cover
+
+    def scalar(self, node: ScalarNode) -> Any:
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value
+        construct = self.constructor.yaml_constructors.get(node.tag)
+        if construct is None:
+            raise YamlProblem(f"unsupported YAML tag '{node.tag}'", *self.place(node),
+                              hint="remove the tag; plain values are enough")
+        try:
+            return construct(self.constructor, node)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            if node.tag.endswith("timestamp"):
+                return node.value  # looks like a date but is none; the schema says so at its key
+            what = "value"
+            raise YamlProblem(f"bad {what} '{node.value}': {exc}", *self.place(node),
+                              ) from exc

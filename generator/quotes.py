@@ -1,0 +1,61 @@
+"""Quote matching: fold typography so a quote matches its article's text, and name its anchor.
+
+FORMAT.md: runs of white space (NBSP included) fold to one space, typographic quotes and
+apostrophes to ' or ", dashes to -, and a quote's own leading and trailing quote marks and
+spaces are ignored. Matching is case-sensitive.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+_FOLD = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u2039": "'", "\u203a": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"', "\u2033": '"',
+    "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+})
+_SPACE = re.compile(r"\s+")
+_EDGES = " '\""
+
+
+def fold(text: str) -> str:
+    return _SPACE.sub(" ", text.translate(_FOLD))
+
+
+def fold_quote(text: str) -> str:
+    """A quote as it is searched for: folded, without its own surrounding quote marks."""
+    return fold(text).strip(_EDGES)
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """The folded text, and for each of its characters the index it came from in `text`."""
+    translated = text.translate(_FOLD)
+    out, back = [], []
+    in_space = False
+    for index, char in enumerate(translated):
+        if char.isspace():
+            if in_space:
+                continue
+            in_space = True
+            char = " "
+        else:
+            in_space = False
+        out.append(char)
+        back.append(index)
+    return "".join(out), back
+
+
+def find_quote(quote: str, text: str) -> int:
+    """Where the folded quote first occurs in the plain text (blocks apart), or -1."""
+    needle = fold_quote(quote)
+    if not needle:
+        return -1
+    return fold(text.replace("\n\n", "\x00")).find(needle)
+
+
+def quote_anchor(text: str) -> str:
+    """An element id derived from the quote's own text, so it survives edits elsewhere."""
+    folded = fold_quote(text)
+    words = re.findall(r"[a-z0-9]+", folded.lower())[:5]
+    digest = hashlib.blake2s(folded.encode("utf-8"), digest_size=3).hexdigest()
+    return "q-" + "-".join(words + [digest])

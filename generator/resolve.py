@@ -1,0 +1,489 @@
+"""Resolve: the one stage that sees every document at once.
+
+It merges actor definitions, follows proposals and questions across articles in story order
+(building their histories and each article's "what changed"), checks every reference and
+verifies every quote. It never stops at the first problem: it returns the model and a list of
+every diagnostic found.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import WARNING, Diagnostic, did_you_mean
+from .markdown import references
+from .model import (
+    Actor,
+    Article,
+    Changes,
+    Event,
+    Page,
+    Position,
+    Proposal,
+    ProposalStatusChange,
+    ProposalUpdate,
+    Question,
+    QuestionUpdate,
+    Quote,
+    Site,
+    SiteConfig,
+    Source,
+    StanceChange,
+    StanceHistory,
+    StatusChange,
+    When,
+)
+from .parse import Document
+from .quotes import find_quote, quote_anchor
+from .schema import ID_RE
+from .urls import SECTIONS
+
+LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
+ACTOR_KEYS = ("kind", "role", "affiliation", "country", "wikidata", "description", "url")
+
+
+class Problems(list):
+    """Diagnostics collected while resolving."""
+
+    def at(self, doc: Document, path: tuple, message: str, hint: str = "", severity: str = "error") -> None:
+        line, column = doc.locate(path)
+        self.append(Diagnostic(doc.path, line, column, message, hint, severity))
+
+
+def to_when(value: Any, zone: dt.tzinfo) -> When:
+    if isinstance(value, dt.datetime):
+        return When(value if value.tzinfo else value.replace(tzinfo=zone), True)
+    return When(dt.datetime(value.year, value.month, value.day, tzinfo=zone), False)
+
+
+def article_slug(doc: Document) -> str:
+    stem = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return doc.data.get("slug") or LEADING_DATE.sub("", stem) or stem
+
+
+# --------------------------------------------------------------------------- actors
+
+@dataclass
+class ActorState:
+    """An actor being merged from its definitions, in story order."""
+
+    id: str
+    name: str
+    fields: dict[str, Any]
+    aliases: list[str]
+    path: str
+    named_at: tuple[str, int] = ("", 0)
+
+    def freeze(self) -> Actor:
+        f = self.fields
+        return Actor(self.id, self.name, f.get("kind") or "person", f.get("role") or "", f.get("affiliation") or "",
+                     f.get("country") or "", tuple(self.aliases), f.get("wikidata") or "",
+                     f.get("description") or "", f.get("url") or "", self.path)
+
+
+# --------------------------------------------------------------------------- the story
+
+@dataclass
+class ProposalState:
+    id: str
+    title: str = ""
+    status: str = ""
+    summary: str = ""
+    proposed_by: list[str] = field(default_factory=list)
+    updates: list[ProposalUpdate] = field(default_factory=list)
+    history: list[StatusChange] = field(default_factory=list)
+    stances: dict[str, list[Position]] = field(default_factory=dict)
+
+
+@dataclass
+class QuestionState:
+    id: str
+    text: str = ""
+    status: str = ""
+    answer: str = ""
+    confidence: str = ""
+    raised_by: list[str] = field(default_factory=list)
+    raised_in: str = ""
+    answered_in: str = ""
+    updates: list[QuestionUpdate] = field(default_factory=list)
+    history: list[StatusChange] = field(default_factory=list)
+
+
+class Resolver:
+    def __init__(self, config: SiteConfig, documents: list[Document], drafts: bool):
+        self.config = config
+        self.zone = zoneinfo.ZoneInfo(config.timezone)
+        self.problems = Problems()
+        self.registry = [d for d in documents if d.kind == "actor"]
+        self.page_docs = [d for d in documents if d.kind == "page" and (drafts or not d.data.get("draft"))]
+        # an article whose title or date is broken is still followed, so its other mistakes show too
+        self.article_docs = [d for d in documents if d.kind == "article" and d.data
+                             and (drafts or not d.data.get("draft"))]
+        self.actors: dict[str, ActorState] = {}
+        self.proposals: dict[str, ProposalState] = {}
+        self.questions: dict[str, QuestionState] = {}
+
+    # ---- actors, all definitions first: an id is known if any file defines it
+    def define_actors(self) -> None:
+        self.inline_defined: set[str] = set()
+        for doc in self.article_docs:
+            for item in doc.data.get("actors") or ():
+                if isinstance(item, dict) and item.get("id"):
+                    self.inline_defined.add(item["id"])
+        for doc in self.registry:
+            ident = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            if not ID_RE.match(ident):
+                self.problems.at(doc, (), f"invalid actor id '{ident}' (from the file name)",
+                                 "name actor files like mark-rutte.yaml: lowercase letters, digits, hyphens")
+                continue
+            if not doc.data.get("name"):
+                continue  # parse reported the missing name
+            state = ActorState(ident, doc.data["name"], {}, [], doc.path, (doc.path, doc.locate(("name",))[0]))
+            self.actors[ident] = state
+        for doc in self.registry:
+            ident = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            if ident in self.actors:
+                self.refine(self.actors[ident], doc.data, doc, ())
+
+    def refine(self, state: ActorState, data: dict, doc: Document, path: tuple) -> None:
+        """Apply one definition: scalars replace, aliases add up, the name never changes."""
+        name = data.get("name")
+        if name and state.name and name != state.name:
+            where, line = state.named_at
+            self.problems.at(doc, path + ("name",), f"actor '{state.id}' has two names: '{name}' here and "
+                             f"'{state.name}' in {where}:{line}", "an actor keeps one name; put other names in aliases")
+        elif name and not state.name:
+            state.name = name
+            state.named_at = (doc.path, doc.locate(path + ("name",))[0])
+        for key in ACTOR_KEYS:
+            if data.get(key):
+                if key == "affiliation" and not self.check_actor(doc, path + (key,), data[key], "affiliation"):
+                    continue
+                state.fields[key] = data[key]
+        for alias in data.get("aliases") or ():
+            if alias and alias not in state.aliases:
+                state.aliases.append(alias)
+
+    def known_actor(self, ident: str) -> bool:
+        return ident in self.actors or ident in self.inline_defined
+
+    def check_actor(self, doc: Document, path: tuple, ident: str | None, what: str = "actor") -> bool:
+        if not ident:
+            return False
+        if self.known_actor(ident):
+            return True
+        known = set(self.actors) | self.inline_defined | {
+            d.path.rsplit("/", 1)[-1].rsplit(".", 1)[0] for d in self.registry}
+        hint = did_you_mean(ident, sorted(known))
+        self.problems.at(doc, path, f"unknown {what} '{ident}'",
+                         hint or f"define it in content/actors/{ident}.yaml or inline under actors:")
+        return False
+
+    # ---- the walk through the story
+    def run(self) -> Site:
+        self.define_actors()
+        entries = []
+        for doc in self.article_docs:
+            date = doc.data.get("date") or dt.date(1970, 1, 1)
+            entries.append((to_when(date, self.zone), article_slug(doc), doc))
+        entries.sort(key=lambda e: (e[0].at, e[1]))
+        self.check_unique_slugs(entries)
+
+        seen_actors: set[str] = set()
+        articles: list[Article] = []
+        for when, slug, doc in entries:
+            articles.append(self.resolve_article(doc, slug, when, seen_actors))
+        articles = self.link_neighbours(articles)
+
+        actors = {ident: state.freeze() for ident, state in self.actors.items() if state.name}
+        proposals = {p.id: self.freeze_proposal(p) for p in self.proposals.values() if p.title}
+        questions = {q.id: self.freeze_question(q) for q in self.questions.values() if q.text}
+        self.check_id_kinds()
+        self.check_references(articles, actors, proposals, questions)
+        pages = self.resolve_pages()
+        return self.assemble(articles, actors, proposals, questions, pages)
+
+    def check_unique_slugs(self, entries: list) -> None:
+        first: dict[str, Document] = {}
+        for _when, slug, doc in entries:
+            if not ID_RE.match(slug):
+                self.problems.at(doc, ("slug",) if doc.data.get("slug") else (),
+                                 f"invalid slug '{slug}'", "set slug: with lowercase letters, digits and hyphens")
+            elif slug in first:
+                self.problems.at(doc, ("slug",), f"two articles have the slug '{slug}': this one and {first[slug].path}",
+                                 "give one of them another slug:")
+            else:
+                first[slug] = doc
+
+    def resolve_article(self, doc: Document, slug: str, when: When, seen_actors: set[str]) -> Article:
+        data, problems = doc.data, self.problems
+        changes: dict[str, list] = {k: [] for k in ("new_actors", "new_proposals", "status_changes",
+                                                   "stance_changes", "opened", "answered", "reopened")}
+        # actors: refine, then snapshot as of this article
+        listed: list[str] = []
+        for i, item in enumerate(data.get("actors") or ()):
+            if isinstance(item, dict):
+                ident = item.get("id")
+                if not ident:
+                    continue
+                state = self.actors.get(ident)
+                if state is None:
+                    if not item.get("name"):
+                        problems.at(doc, ("actors", i), f"actor '{ident}' has no name",
+                                    "give its name: here or in content/actors/" + ident + ".yaml")
+                    state = self.actors[ident] = ActorState(ident, "", {}, [], doc.path)
+                self.refine(state, item, doc, ("actors", i))
+            else:
+                ident = item
+                if not self.check_actor(doc, ("actors", i), ident):
+                    continue
+            if ident not in listed:
+                listed.append(ident)
+        for ident in listed:
+            if ident not in seen_actors:
+                changes["new_actors"].append(ident)
+                seen_actors.add(ident)
+
+        quotes = tuple(self.resolve_quote(doc, slug, when, i, q) for i, q in enumerate(data.get("quotes") or ())
+                       if q.get("actor") and q.get("text"))
+        proposals = tuple(self.update_proposal(doc, slug, when, i, p, changes)
+                          for i, p in enumerate(data.get("proposals") or ()) if p.get("id"))
+        questions = tuple(self.update_question(doc, slug, when, i, q, changes)
+                          for i, q in enumerate(data.get("questions") or ()) if q.get("id"))
+        events = tuple(self.resolve_event(doc, slug, i, e) for i, e in enumerate(data.get("events") or ())
+                       if e.get("date") and e.get("title"))
+        source = data.get("source") or {}
+        snapshot = tuple(self.actors[i].freeze() for i in listed if i in self.actors and self.actors[i].name)
+        return Article(
+            slug=slug, path=doc.path, title=data.get("title") or slug, date=when,
+            updated=to_when(data["updated"], self.zone) if data.get("updated") else None,
+            draft=bool(data.get("draft")), summary=data.get("summary") or "",
+            why_it_matters=data.get("why_it_matters") or "",
+            source=Source(source.get("name") or "", source.get("url") or ""),
+            tags=tuple(dict.fromkeys(t for t in data.get("tags") or () if t)),
+            body=doc.body, body_line=doc.body_line, actors=snapshot,
+            proposals=tuple(p for p in proposals if p), questions=tuple(q for q in questions if q),
+            quotes=quotes, events=events,
+            changes=Changes(tuple(changes["new_actors"]), tuple(changes["new_proposals"]),
+                            tuple(changes["status_changes"]), tuple(changes["stance_changes"]),
+                            tuple(changes["opened"]), tuple(changes["answered"]), tuple(changes["reopened"])),
+        )
+
+    def verify(self, doc: Document, path: tuple, text: str) -> bool:
+        if find_quote(text, doc.text) >= 0:
+            return True
+        self.problems.at(doc, path, f"quote not found in the article's text: '{text[:60]}'",
+                         "quote the body word for word (typographic quotes, dashes and spaces may differ)",
+                         WARNING)
+        return False
+
+    def resolve_quote(self, doc: Document, slug: str, when: When, i: int, data: dict) -> Quote:
+        self.check_actor(doc, ("quotes", i, "actor"), data["actor"])
+        verified = self.verify(doc, ("quotes", i, "text"), data["text"])
+        date = to_when(data["date"], self.zone) if data.get("date") else when
+        return Quote(data["actor"], data["text"], slug, quote_anchor(data["text"]), verified, date,
+                     doc.locate(("quotes", i))[0])
+
+    def resolve_event(self, doc: Document, slug: str, i: int, data: dict) -> Event:
+        actors = []
+        for j, ident in enumerate(data.get("actors") or ()):
+            if self.check_actor(doc, ("events", i, "actors", j), ident):
+                actors.append(ident)
+        return Event(to_when(data["date"], self.zone), data["title"], tuple(actors), slug,
+                     doc.locate(("events", i))[0])
+
+    def update_proposal(self, doc: Document, slug: str, when: When, i: int, data: dict,
+                        changes: dict) -> ProposalUpdate | None:
+        path = ("proposals", i)
+        state = self.proposals.get(data["id"])
+        if state is None:
+            state = self.proposals[data["id"]] = ProposalState(data["id"])
+            state.first = (doc, path)  # type: ignore[attr-defined]
+            changes["new_proposals"].append(state.id)
+            if not data.get("title"):
+                self.problems.at(doc, path, f"proposal '{state.id}' needs a title where it first appears")
+                return None
+        state.title = data.get("title") or state.title
+        state.summary = data.get("summary") or state.summary
+        new_status = data.get("status") or state.status or "proposed"
+        if new_status != state.status:
+            if state.status:
+                changes["status_changes"].append(ProposalStatusChange(state.id, state.status, new_status))
+            state.history.append(StatusChange(when, slug, state.status, new_status))
+            state.status = new_status
+        for j, who in enumerate(data.get("proposed_by") or ()):
+            if self.check_actor(doc, path + ("proposed_by", j), who) and who not in state.proposed_by:
+                state.proposed_by.append(who)
+        positions = []
+        for j, pos in enumerate(data.get("positions") or ()):
+            ppath = path + ("positions", j)
+            if not pos.get("actor") or not pos.get("stance"):
+                continue
+            if not self.check_actor(doc, ppath + ("actor",), pos["actor"]):
+                continue
+            quote = None
+            if pos.get("quote"):
+                verified = self.verify(doc, ppath + ("quote",), pos["quote"])
+                quote = Quote(pos["actor"], pos["quote"], slug, quote_anchor(pos["quote"]), verified, when,
+                              doc.locate(ppath + ("quote",))[0])
+            position = Position(pos["actor"], pos["stance"], slug, when, pos.get("note") or "",
+                                pos.get("condition") or "", quote)
+            before = state.stances.get(pos["actor"])
+            if not before or before[-1].stance != position.stance:
+                changes["stance_changes"].append(StanceChange(state.id, pos["actor"],
+                                                              before[-1].stance if before else "", position.stance))
+            state.stances.setdefault(pos["actor"], []).append(position)
+            positions.append(position)
+        update = ProposalUpdate(state.id, slug, when, state.title, state.status, state.summary,
+                                tuple(state.proposed_by), tuple(positions), doc.locate(path)[0])
+        state.updates.append(update)
+        return update
+
+    def update_question(self, doc: Document, slug: str, when: When, i: int, data: dict,
+                        changes: dict) -> QuestionUpdate | None:
+        path = ("questions", i)
+        state = self.questions.get(data["id"])
+        if state is None:
+            state = self.questions[data["id"]] = QuestionState(data["id"], raised_in=slug)
+            state.first = (doc, path)  # type: ignore[attr-defined]
+            if not data.get("question"):
+                self.problems.at(doc, path, f"question '{state.id}' needs its 'question' where it first appears")
+                return None
+        state.text = data.get("question") or state.text
+        if data.get("answer"):
+            state.answer = data["answer"]
+        if data.get("confidence"):
+            state.confidence = data["confidence"]
+        new_status = data.get("status") or state.status or "open"
+        if new_status != state.status:
+            if new_status == "answered":
+                state.answered_in = slug
+                changes["answered"].append(state.id)
+            elif state.status == "answered":
+                state.answered_in = ""
+                changes["reopened"].append(state.id)
+            else:
+                changes["opened"].append(state.id)
+            state.history.append(StatusChange(when, slug, state.status, new_status))
+            state.status = new_status
+        for j, who in enumerate(data.get("raised_by") or ()):
+            if self.check_actor(doc, path + ("raised_by", j), who) and who not in state.raised_by:
+                state.raised_by.append(who)
+        update = QuestionUpdate(state.id, slug, when, state.text, state.status,
+                                state.answer if state.status == "answered" else "",
+                                state.confidence if state.status == "answered" else "",
+                                tuple(state.raised_by), doc.locate(path)[0])
+        state.updates.append(update)
+        return update
+
+    def freeze_proposal(self, s: ProposalState) -> Proposal:
+        stances = tuple(StanceHistory(actor, tuple(positions)) for actor, positions in s.stances.items())
+        return Proposal(s.id, s.title, s.status, s.summary, tuple(s.proposed_by), tuple(s.updates),
+                        tuple(s.history), stances)
+
+    def freeze_question(self, s: QuestionState) -> Question:
+        answered = s.status == "answered"
+        return Question(s.id, s.text, s.status, s.answer if answered else "", s.confidence if answered else "",
+                        tuple(s.raised_by), s.raised_in, s.answered_in, tuple(s.updates), tuple(s.history))
+
+    def link_neighbours(self, articles: list[Article]) -> list[Article]:
+        return [replace(a, previous=articles[i - 1].slug if i else "",
+                        next=articles[i + 1].slug if i + 1 < len(articles) else "")
+                for i, a in enumerate(articles)]
+
+    # ---- checks that need everything
+    def check_id_kinds(self) -> None:
+        clashes = [(p, "an actor") for p in self.proposals.values() if p.id in self.actors]
+        clashes += [(q, "an actor" if q.id in self.actors else "a proposal") for q in self.questions.values()
+                    if q.id in self.actors or q.id in self.proposals]
+        for state, other in clashes:
+            kind = "proposal" if isinstance(state, ProposalState) else "question"
+            doc, path = state.first
+            self.problems.at(doc, path + ("id",), f"the id '{state.id}' names both a {kind} and {other}",
+                             "ids are unique across actors, proposals and questions")
+
+    def check_references(self, articles, actors, proposals, questions) -> None:
+        docs = {d.path: d for d in self.article_docs}
+        known = list(actors) + list(proposals) + list(questions)
+        for article in articles:
+            if "[[" not in article.body:
+                continue
+            for ident, line, column in references(article.body, article.body_line):
+                if ident not in actors and ident not in proposals and ident not in questions:
+                    self.problems.append(Diagnostic(docs[article.path].path, line, column,
+                                                    f"unknown reference [[{ident}]]",
+                                                    did_you_mean(ident, known) or
+                                                    "[[id]] names an actor, proposal or question"))
+
+    def resolve_pages(self) -> tuple[Page, ...]:
+        pages, first = [], {}
+        for doc in self.page_docs:
+            if not doc.data.get("title"):
+                continue
+            stem = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            slug = doc.data.get("slug") or stem
+            if not ID_RE.match(slug):
+                self.problems.at(doc, ("slug",), f"invalid page slug '{slug}'",
+                                 "use lowercase letters, digits and hyphens")
+                continue
+            if slug in SECTIONS or slug in ("page",):
+                self.problems.at(doc, ("slug",), f"the page slug '{slug}' collides with the site's /{slug}/ section",
+                                 "choose another slug")
+                continue
+            if slug in first:
+                self.problems.at(doc, ("slug",), f"two pages have the URL /{slug}/: this one and {first[slug]}",
+                                 "give one of them another slug")
+                continue
+            first[slug] = doc.path
+            pages.append(Page(slug, doc.path, doc.data["title"], doc.body, doc.body_line,
+                              bool(doc.data.get("draft")), doc.data.get("summary") or ""))
+        return tuple(sorted(pages, key=lambda p: p.slug))
+
+    def assemble(self, articles, actors, proposals, questions, pages) -> Site:
+        tags: dict[str, list[str]] = {}
+        actor_articles: dict[str, list[str]] = {}
+        actor_quotes: dict[str, list[Quote]] = {}
+        actor_events: dict[str, list[Event]] = {}
+        actor_questions: dict[str, list[str]] = {}
+        events = []
+        for article in articles:
+            for tag in article.tags:
+                tags.setdefault(tag, []).append(article.slug)
+            for actor in article.actors:
+                actor_articles.setdefault(actor.id, []).append(article.slug)
+            for quote in article.quotes:
+                actor_quotes.setdefault(quote.actor, []).append(quote)
+            for event in article.events:
+                events.append(event)
+                for ident in event.actors:
+                    actor_events.setdefault(ident, []).append(event)
+        for question in questions.values():
+            for ident in question.raised_by:
+                actor_questions.setdefault(ident, []).append(question.id)
+        members: dict[str, list[str]] = {}
+        for actor in actors.values():
+            if actor.affiliation:
+                members.setdefault(actor.affiliation, []).append(actor.id)
+        order = {a.slug: i for i, a in enumerate(articles)}
+        events.sort(key=lambda e: (e.date.at, order[e.article]))
+        return Site(
+            config=self.config, articles=tuple(articles), actors=dict(sorted(actors.items())),
+            proposals=dict(sorted(proposals.items())), questions=dict(sorted(questions.items())),
+            events=tuple(events), pages=pages, tags={t: tuple(s) for t, s in sorted(tags.items())},
+            by_slug={a.slug: a for a in articles},
+            actor_articles={k: tuple(v) for k, v in actor_articles.items()},
+            actor_quotes={k: tuple(reversed(v)) for k, v in actor_quotes.items()},
+            actor_events={k: tuple(sorted(v, key=lambda e: (e.date.at, order[e.article]))) for k, v in actor_events.items()},
+            actor_questions={k: tuple(v) for k, v in actor_questions.items()},
+            members={k: tuple(sorted(v)) for k, v in members.items()},
+        )
+
+
+def resolve(config: SiteConfig, documents: list[Document], *, drafts: bool = True) -> tuple[Site, list[Diagnostic]]:
+    """The model of the whole story, and every problem found while building it."""
+    resolver = Resolver(config, documents, drafts)
+    site = resolver.run()
+    return site, list(resolver.problems)
