@@ -5,7 +5,9 @@ Exit codes: 0 success, 1 content errors (or a failed publish), 2 usage errors.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,6 +75,75 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_CONTENT if failed else EXIT_OK
 
 
+def output_folder(args: argparse.Namespace, site_dir: Path, configured: str) -> Path:
+    """The output folder: --out, else site.yaml's `output` under the site; refused if unsafe."""
+    from .config import output_problem
+
+    out = Path(args.out) if args.out else site_dir / configured
+    problem = output_problem(site_dir, out)
+    if problem:
+        if args.out:
+            raise UsageError(problem)
+        raise ContentError(Diagnostic("site.yaml", 0, 0, problem, "set output: to a folder of its own, like _site"))
+    return out
+
+
+def check_base_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"(https?://[^/\s]+)?/?[^\s]*$", value):
+        raise UsageError(f"--base-url must be an http(s) URL or a path like /briefing/, not '{value}'")
+    if value is not None and not value.startswith(("http://", "https://", "/")):
+        raise UsageError(f"--base-url must be an http(s) URL or a path like /briefing/, not '{value}'")
+    return value
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .engine import Engine
+    from .write import write_output
+
+    site_dir = site_folder(args)
+    engine = Engine(site_dir, drafts=args.drafts, base_url=check_base_url(args.base_url), strict=args.strict)
+    result = engine.build()
+    print_diagnostics(result.diagnostics)
+    if not result.ok:
+        print("build failed: nothing was written", file=sys.stderr)
+        return EXIT_CONTENT
+    out = output_folder(args, site_dir, engine.site.config.output)
+    report = write_output(out, result.files)
+    pages = sum(1 for p in result.files if p.endswith(".html"))
+    if not args.quiet:
+        print(f"built {pages} pages, {len(result.files)} files in {result.seconds:.2f} s: "
+              f"{len(report.written)} written, {report.unchanged} unchanged, {len(report.removed)} removed -> {out}")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import init_site
+
+    folder = Path(args.folder)
+    try:
+        init_site(folder, args.title)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"created a new site in {folder}; preview it with: briefing serve --site {folder}")
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import new_article
+
+    site_dir = site_folder(args)
+    try:
+        date = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        raise UsageError(f"--date must be an ISO date like 2025-08-22, not '{args.date}'") from None
+    try:
+        path = new_article(site_dir, args.title, date)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {path} (a draft: set draft: false to publish it)")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schema import json_schema
 
@@ -93,6 +164,29 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--links", action="store_true", help="also build in memory and check every internal link")
     check.set_defaults(run=cmd_check)
+
+    build = commands.add_parser("build", help="check the site, then write it to the output folder")
+    build.add_argument("--site", default=".", help="site folder (default: .)")
+    build.add_argument("--out", help="output folder (default: site.yaml's output, _site)")
+    build.add_argument("--base-url", help="override site.yaml's base_url, e.g. https://example.org/briefing/")
+    build.add_argument("--drafts", action="store_true", help="include draft articles")
+    build.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    build.add_argument("--quiet", action="store_true", help="print only problems")
+    build.set_defaults(run=cmd_build)
+
+    init = commands.add_parser("init", help="create a new site that builds at once")
+    init.add_argument("folder")
+    init.add_argument("--title", default="My Briefing")
+    init.set_defaults(run=cmd_init)
+
+    new = commands.add_parser("new", help="write a new file from a skeleton")
+    new_kinds = new.add_subparsers(dest="kind", metavar="KIND")
+    new_kinds.required = True
+    new_article = new_kinds.add_parser("article", help="a dated article with the front matter skeleton")
+    new_article.add_argument("title")
+    new_article.add_argument("--site", default=".", help="site folder (default: .)")
+    new_article.add_argument("--date", help="ISO date (default: today)")
+    new_article.set_defaults(run=cmd_new)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of front matter and actor files")
     schema.set_defaults(run=cmd_schema)

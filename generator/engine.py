@@ -1,16 +1,33 @@
 """The incremental build engine shared by `build`, `serve` and `publish`.
 
-It keeps each stage's values between runs, so an edit re-parses only the files that changed
-and re-renders only the pages whose inputs changed.
+One pipeline, kept in memory between runs: read → parse → resolve → plan → render. `build()`
+runs it all; `update(paths)` re-reads and re-parses only the files that changed, resolves the
+story again (cheap), and re-renders only the pages whose dependencies (plan.py) changed, or
+everything when a template, a static file or site.yaml changed. Writing is not its job: the
+caller writes `files` (`write.write_output`) or serves them from memory.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from .errors import Diagnostic
+import jinja2
+
+from . import cache as parse_cache
+from .assets import Assets, load_assets
+from .config import SITE_FILE
+from .errors import ERROR, ContentError, Diagnostic
+from .extras import extra_files
+from .load import Source, configure, kind_of, read_source, read_sources
+from .model import Site
+from .parse import Document, parse_document
+from .plan import PagePlan, changed_deps, plan_site
+from .render import make_environment, render_page
+from .resolve import resolve
+from .urls import Urls
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +45,7 @@ class BuildResult:
     changed: frozenset[str]     # output paths added or changed against the previous good result
     removed: frozenset[str]     # output paths the previous good result had and this one has not
     seconds: float
+    rendered: int = 0           # pages rendered by this run (the rest were reused)
 
 
 class Builder(Protocol):
@@ -40,3 +58,148 @@ class Builder(Protocol):
 
     def update(self, paths: Iterable[Path]) -> BuildResult:
         """Run again after these files (absolute paths) changed, were created or deleted."""
+
+
+class Engine:
+    """Builds one site, remembering each stage's values so the next run redoes only what changed."""
+
+    def __init__(self, site_dir: Path, *, drafts: bool = False, base_url: str | None = None,
+                 strict: bool = False, use_cache: bool = True):
+        self.site_dir = Path(site_dir).resolve()
+        self.drafts = drafts
+        self.base_url = base_url
+        self.strict = strict
+        self.use_cache = use_cache
+        self.documents: dict[str, Document] = {}     # by site-relative path
+        self.site: Site | None = None
+        self.plans: dict[str, PagePlan] = {}          # by output path
+        self.pages: dict[str, bytes] = {}             # rendered pages, by output path
+        self.files: dict[str, bytes] = {}             # the last good site
+        self.env: jinja2.Environment | None = None
+        self.assets: Assets | None = None
+        self.base_path = "/"
+
+    # ------------------------------------------------------------------ runs
+    def build(self) -> BuildResult:
+        """Everything from the disk up, reusing parse results cached by content hash."""
+        started = time.perf_counter()
+        try:
+            sources = read_sources(self.site_dir)
+        except ContentError as exc:
+            return self._failed(exc.diagnostics, started)
+        self.documents = {d.path: d for d in self._parse(sources)}
+        self.env, self.assets = None, None
+        return self._run(started, everything=True)
+
+    def update(self, paths: Iterable[Path]) -> BuildResult:
+        """Run again after these files changed, appeared or disappeared."""
+        started = time.perf_counter()
+        everything = False
+        reparse: list[Source] = []
+        for path in paths:
+            try:
+                relative = Path(path).resolve().relative_to(self.site_dir).as_posix()
+            except ValueError:
+                continue
+            top = relative.split("/", 1)[0]
+            if top == "templates":
+                self.env, everything = None, True
+                continue
+            if top == "static":
+                self.assets, everything = None, True
+                continue
+            if relative == SITE_FILE:
+                everything = True
+            if kind_of(relative) is None:
+                continue
+            source = read_source(self.site_dir, relative)
+            if source is None:
+                self.documents.pop(relative, None)
+            else:
+                reparse.append(source)
+        for source in reparse:  # a handful of files: the disk cache would cost more than it saves
+            self.documents[source.path] = parse_document(source.kind, source.path, source.raw)
+        if SITE_FILE not in self.documents:
+            return self.build()  # site.yaml gone: let read_sources say so
+        return self._run(started, everything=everything)
+
+    # ------------------------------------------------------------------ stages
+    def _parse(self, sources: list[Source]) -> list[Document]:
+        if not self.use_cache:
+            return [parse_document(s.kind, s.path, s.raw) for s in sources]
+        return parse_cache.parse_all(self.site_dir, sources)
+
+    def _run(self, started: float, *, everything: bool) -> BuildResult:
+        documents = sorted(self.documents.values(), key=lambda d: d.path)
+        config, problems = configure(documents)
+        if self.base_url is not None:
+            config = replace(config, base_url=self.base_url if self.base_url.endswith("/") else self.base_url + "/")
+        content = [d for d in documents if d.kind != "site"]
+        site, resolve_problems = resolve(config, content, drafts=self.drafts)
+        diagnostics = problems + [p for d in content for p in d.diagnostics
+                                  if self.drafts or not d.data.get("draft")] + resolve_problems
+        strict = self.strict or config.strict
+        diagnostics = sorted((d.as_error() if strict else d for d in diagnostics), key=Diagnostic.sort_key)
+        if any(d.severity == ERROR for d in diagnostics):
+            return self._failed(diagnostics, started)
+        try:
+            if self.env is None:
+                self.env = make_environment(self.site_dir)
+            if self.assets is None:
+                self.assets = load_assets(self.site_dir)
+            files, rendered = self._render(site, everything)
+        except jinja2.TemplateError as exc:
+            return self._failed([template_diagnostic(exc, self.site_dir)] + diagnostics, started)
+        except ContentError as exc:
+            return self._failed(list(exc.diagnostics) + diagnostics, started)
+        previous = self.files
+        changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
+        removed = frozenset(set(previous) - set(files))
+        self.site, self.files = site, files
+        self.base_path = config.base_path
+        return BuildResult(True, tuple(diagnostics), files, changed, removed,
+                           time.perf_counter() - started, rendered)
+
+    def _render(self, site: Site, everything: bool) -> tuple[dict[str, bytes], int]:
+        urls = Urls(site.config.base_path)
+        plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page)}
+        dirty = None if everything or self.site is None else changed_deps(self.site, site)
+        pages: dict[str, bytes] = {}
+        rendered = 0
+        for output, plan in plans.items():
+            old = self.pages.get(output)
+            if dirty is not None and old is not None and self.plans.get(output) == plan \
+                    and not (plan.deps & dirty):
+                pages[output] = old
+                continue
+            pages[output] = render_page(self.env, site, plan, urls, self.assets)
+            rendered += 1
+        self.plans, self.pages = plans, pages
+        files = dict(pages)
+        files.update(self.assets.files)
+        files.update(extra_files(site, urls, plans.values()))
+        return files, rendered
+
+    def _failed(self, diagnostics: Iterable[Diagnostic], started: float) -> BuildResult:
+        return BuildResult(False, tuple(diagnostics), self.files, frozenset(), frozenset(),
+                           time.perf_counter() - started)
+
+
+def template_diagnostic(exc: jinja2.TemplateError, site_dir: Path) -> Diagnostic:
+    """A template mistake as a diagnostic at the template's file and line."""
+    filename = getattr(exc, "filename", None) or getattr(exc, "name", None)
+    line = getattr(exc, "lineno", 0) or 0
+    if not filename:
+        tb = exc.__traceback__
+        while tb is not None:  # Jinja rewrites frames so they point into the template source
+            code = tb.tb_frame.f_code.co_filename
+            if code.endswith((".html", ".xml", ".txt", ".j2")):
+                filename, line = code, tb.tb_lineno
+            tb = tb.tb_next
+    path = str(filename or "templates")
+    try:
+        path = Path(path).resolve().relative_to(site_dir).as_posix()
+    except ValueError:
+        pass
+    return Diagnostic(path, line, 0, f"template error: {exc.message or exc}",
+                      "fix the template; the last good site is kept")

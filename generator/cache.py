@@ -1,0 +1,70 @@
+"""Parse results cached on disk by content hash, so a rebuild re-parses only edited files.
+
+The cache is one pickle per site in `.briefing-cache/` inside the site folder, keyed by
+(kind, path) and checked against the file's content hash and the generator's version. It is
+only ever a shortcut: a missing, stale or unreadable cache means parsing again.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from .load import Source
+from .parse import Document, digest, parse_document
+
+CACHE_DIR = ".briefing-cache"
+CACHE_FILE = "documents.pickle"
+FORMAT_VERSION = 1  # bump when Document or parsing changes meaning
+
+
+def _code_version() -> str:
+    """Changes whenever the parsing code changes, so an upgrade never reuses stale results."""
+    here = Path(__file__).parent
+    stamp = [FORMAT_VERSION]
+    for name in ("parse.py", "schema.py", "markdown.py", "quotes.py", "model.py"):
+        try:
+            info = (here / name).stat()
+            stamp.append((name, info.st_size, info.st_mtime_ns))
+        except OSError:
+            pass
+    return repr(stamp)
+
+
+def load(site_dir: Path) -> dict[tuple[str, str], Document]:
+    try:
+        with open(site_dir / CACHE_DIR / CACHE_FILE, "rb") as fh:
+            version, documents = pickle.load(fh)
+        return documents if version == _code_version() else {}
+    except Exception:  # any unreadable cache is simply no cache
+        return {}
+
+
+def save(site_dir: Path, documents: dict[tuple[str, str], Document]) -> None:
+    folder = site_dir / CACHE_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((_code_version(), documents), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, folder / CACHE_FILE)
+    except OSError:
+        pass  # a read-only site still builds, just without the shortcut
+
+
+def parse_all(site_dir: Path, sources: list[Source]) -> list[Document]:
+    """Parse sources, reusing cached documents whose file content is unchanged."""
+    cached = load(site_dir)
+    out, fresh = [], 0
+    for source in sources:
+        key = (source.kind, source.path)
+        doc = cached.get(key)
+        if doc is None or doc.digest != digest(source.raw):
+            doc = parse_document(source.kind, source.path, source.raw)
+            cached[key] = doc
+            fresh += 1
+        out.append(doc)
+    if fresh:
+        save(site_dir, cached)
+    return out

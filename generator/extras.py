@@ -1,0 +1,144 @@
+"""The files beside the pages: Atom feeds, sitemap.xml and robots.txt.
+
+Dates come from the content (`date`, `updated`), never from file times, so the same input
+gives the same bytes. URLs are absolute when the base URL names a host, as feeds and
+sitemaps want; a site whose base URL is only a path gets path URLs in feeds and no sitemap.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from .model import Article, Site, When
+from .plan import PagePlan
+from .urls import Urls
+
+FEED_ENTRIES = 50
+
+
+def absolute(site: Site, urls: Urls, relative: str) -> str:
+    parts = urlsplit(site.config.base_url)
+    path = urls.url(relative)
+    return f"{parts.scheme}://{parts.netloc}{path}" if parts.scheme and parts.netloc else path
+
+
+def has_host(site: Site) -> bool:
+    parts = urlsplit(site.config.base_url)
+    return bool(parts.scheme and parts.netloc)
+
+
+def stamp(when: When) -> str:
+    return when.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def last_change(article: Article) -> When:
+    return article.updated if article.updated and article.updated.at > article.date.at else article.date
+
+
+# --------------------------------------------------------------------------- feeds
+
+def feed_paths(site: Site) -> dict[str, tuple[str, str, tuple[Article, ...]]]:
+    """Output path -> (title, page URL, articles newest first) for every feed the site has."""
+    newest = tuple(reversed(site.articles))
+    feeds = {"feed.xml": (site.config.title, "", newest)}
+    def newest_of(slugs: Iterable[str]) -> tuple[Article, ...]:
+        return tuple(site.by_slug[s] for s in reversed(dict.fromkeys(slugs)))
+
+    for ident, actor in site.actors.items():
+        feeds[f"actors/{ident}/feed.xml"] = (f"{actor.name} — {site.config.title}", f"actors/{ident}/",
+                                              newest_of(site.actor_articles.get(ident, ())))
+    for ident, proposal in site.proposals.items():
+        feeds[f"proposals/{ident}/feed.xml"] = (f"{proposal.title} — {site.config.title}", f"proposals/{ident}/",
+                                                 newest_of(proposal.articles))
+    return feeds
+
+
+def atom_feed(site: Site, urls: Urls, path: str, title: str, page: str, articles: Iterable[Article]) -> bytes:
+    articles = tuple(articles)[:FEED_ENTRIES]
+    updated = max((last_change(a) for a in articles), key=lambda w: w.at, default=None)
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(site.config.language)}>',
+        f"  <title>{escape(title)}</title>",
+        f"  <id>{escape(absolute(site, urls, path))}</id>",
+        f'  <link rel="self" type="application/atom+xml" href={quoteattr(absolute(site, urls, path))}/>',
+        f'  <link rel="alternate" type="text/html" href={quoteattr(absolute(site, urls, page))}/>',
+        f"  <updated>{stamp(updated) if updated else '1970-01-01T00:00:00Z'}</updated>",
+        f"  <author><name>{escape(site.config.title)}</name></author>",
+    ]
+    if site.config.description:
+        lines.append(f"  <subtitle>{escape(site.config.description)}</subtitle>")
+    for article in articles:
+        link = absolute(site, urls, f"briefings/{article.slug}/")
+        lines += [
+            "  <entry>",
+            f"    <title>{escape(article.title)}</title>",
+            f"    <id>{escape(link)}</id>",
+            f'    <link rel="alternate" type="text/html" href={quoteattr(link)}/>',
+            f"    <published>{stamp(article.date)}</published>",
+            f"    <updated>{stamp(last_change(article))}</updated>",
+        ]
+        if article.summary:
+            lines.append(f"    <summary>{escape(article.summary)}</summary>")
+        lines += [f"    <category term={quoteattr(tag)}/>" for tag in article.tags]
+        lines.append("  </entry>")
+    lines.append("</feed>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- sitemap
+
+def lastmod(site: Site, plan: PagePlan) -> When | None:
+    """The content's own last change for a page: its article's, or the newest it shows."""
+    def newest(slugs: Iterable[str]) -> When | None:
+        dates = [last_change(site.by_slug[s]) for s in slugs if s in site.by_slug]
+        return max(dates, key=lambda w: w.at, default=None)
+
+    kind, key = plan.kind, plan.key
+    if kind == "briefing":
+        return last_change(site.by_slug[key])
+    if kind == "actor":
+        return newest(site.actor_articles.get(key, ()))
+    if kind == "proposal":
+        return newest(site.proposals[key].articles)
+    if kind == "question":
+        return newest(site.questions[key].articles)
+    if kind in ("tag",):
+        return newest(site.tags.get(key, ()))
+    if kind == "page":
+        return None
+    return newest(a.slug for a in site.articles[-1:])
+
+
+def sitemap(site: Site, urls: Urls, plans: Iterable[PagePlan]) -> bytes:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for plan in plans:
+        if plan.kind == "404":
+            continue
+        lines.append(f"  <url><loc>{escape(absolute(site, urls, plan.url))}</loc>")
+        when = lastmod(site, plan)
+        if when:
+            lines.append(f"    <lastmod>{stamp(when) if when.has_time else when.date.isoformat()}</lastmod>")
+        lines.append("  </url>")
+    lines.append("</urlset>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def robots(site: Site, urls: Urls) -> bytes:
+    text = "User-agent: *\nAllow: /\n"
+    if has_host(site):
+        text += f"Sitemap: {absolute(site, urls, 'sitemap.xml')}\n"
+    return text.encode("utf-8")
+
+
+def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan]) -> Mapping[str, bytes]:
+    """Feeds, sitemap.xml and robots.txt for a site, by output path."""
+    files = {path: atom_feed(site, urls, path, title, page, articles)
+             for path, (title, page, articles) in feed_paths(site).items()}
+    if has_host(site):
+        files["sitemap.xml"] = sitemap(site, urls, plans)
+    files["robots.txt"] = robots(site, urls)
+    return files

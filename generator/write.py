@@ -1,0 +1,107 @@
+"""Write: the last stage, and the only one besides read that touches the disk.
+
+It runs only after every earlier stage succeeded. Each changed file is written atomically
+(a temporary file in the same folder, then a rename), unchanged files are left untouched, and
+a manifest of what this build wrote lets the next build remove exactly the files that no
+longer exist, and nothing else in the folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import ContentError, Diagnostic
+
+MANIFEST = ".briefing-manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteReport:
+    written: tuple[str, ...]
+    unchanged: int
+    removed: tuple[str, ...]
+
+
+def safe_output_path(out_dir: Path, relative: str) -> Path:
+    """The file for an output path, refusing anything that would land outside `out_dir`."""
+    pure = PurePosixPath(relative)
+    if (not relative or pure.is_absolute() or "\\" in relative or "\x00" in relative
+            or any(part in ("..", ".", "") for part in relative.split("/"))):
+        raise ContentError(Diagnostic(relative, 0, 0, f"refusing to write '{relative}' outside the output folder"))
+    return out_dir.joinpath(*pure.parts)
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def read_manifest(out_dir: Path) -> dict[str, str]:
+    """Output path -> content hash of every file the previous build wrote."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text("utf-8"))
+        files = manifest.get("files", {})
+        return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix="~")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def write_output(out_dir: Path, files: Mapping[str, bytes]) -> WriteReport:
+    """Make `out_dir` hold `files`: write what changed, remove what earlier builds wrote and this one did not."""
+    targets = {relative: safe_output_path(out_dir, relative) for relative in files}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = read_manifest(out_dir)
+    hashes: dict[str, str] = {}
+    written: list[str] = []
+    for relative, data in files.items():
+        digest = file_hash(data)
+        hashes[relative] = digest
+        target = targets[relative]
+        if previous.get(relative) == digest and target.is_file() and target.stat().st_size == len(data):
+            continue
+        atomic_write(target, data)
+        written.append(relative)
+    removed = []
+    for relative in sorted(set(previous) - set(files)):
+        try:
+            target = safe_output_path(out_dir, relative)
+        except ContentError:
+            continue  # a tampered manifest cannot make us delete outside the folder
+        try:
+            target.unlink()
+            removed.append(relative)
+        except FileNotFoundError:
+            pass
+        _remove_empty_parents(target.parent, out_dir)
+    atomic_write(out_dir / MANIFEST, json.dumps({"generator": "briefing", "files": dict(sorted(hashes.items()))},
+                                                indent=0).encode("utf-8"))
+    return WriteReport(tuple(written), len(files) - len(written), tuple(removed))
+
+
+def _remove_empty_parents(folder: Path, stop: Path) -> None:
+    while folder != stop and folder.is_relative_to(stop):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
