@@ -37,7 +37,7 @@ def load(site_dir: Path) -> dict[tuple[str, str], Document]:
         with open(site_dir / CACHE_DIR / CACHE_FILE, "rb") as fh:
             version, documents = pickle.load(fh)
         return documents if version == _code_version() else {}
-    except Exception:  # any unreadable cache is simply no cache
+    except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
         return {}
 
 

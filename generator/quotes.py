@@ -30,27 +30,29 @@ def fold_quote(text: str) -> str:
 def fold_with_map(text: str) -> tuple[str, list[int]]:
     """The folded text, and for each of its characters the index it came from in `text`."""
     translated = text.translate(_FOLD)
-    out, back = [], []
-    in_space = False
-    for index, char in enumerate(translated):
-        if char.isspace():
-            if in_space:
-                continue
-            in_space = True
-            char = " "
-        else:
-            in_space = False
-        out.append(char)
-        back.append(index)
+    out: list[str] = []
+    back: list[int] = []
+    pos = 0
+    for run in _SPACE.finditer(translated):  # each white-space run becomes one space
+        out.append(translated[pos:run.start()])
+        back.extend(range(pos, run.start()))
+        out.append(" ")
+        back.append(run.start())
+        pos = run.end()
+    out.append(translated[pos:])
+    back.extend(range(pos, len(translated)))
     return "".join(out), back
 
 
-def find_quote(quote: str, text: str) -> int:
-    """Where the folded quote first occurs in the plain text (blocks apart), or -1."""
+def fold_text(plain: str) -> str:
+    """An article's plain text folded for searching, its blocks kept apart by NUL."""
+    return fold(plain.replace("\n\n", "\x00"))
+
+
+def find_quote(quote: str, folded_text: str) -> int:
+    """Where the quote first occurs in text folded by `fold_text`, or -1."""
     needle = fold_quote(quote)
-    if not needle:
-        return -1
-    return fold(text.replace("\n\n", "\x00")).find(needle)
+    return folded_text.find(needle) if needle else -1
 
 
 def quote_anchor(text: str) -> str:

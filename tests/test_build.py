@@ -1,0 +1,256 @@
+"""`briefing build`, the engine and the writer, on real sites in tmp folders."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.cli import main
+from generator.engine import Engine
+from generator.errors import ContentError
+from generator.write import MANIFEST, read_manifest, safe_output_path, write_output
+
+REPO = Path(__file__).resolve().parent.parent
+SITES = REPO / "tests" / "sites"
+
+
+def copy_site(name: str, dest: Path) -> Path:
+    """A writable copy of a test site (or of the example site for 'example')."""
+    target = dest / name
+    if name == "example":
+        target.mkdir()
+        shutil.copy(REPO / "site.yaml", target / "site.yaml")
+        shutil.copytree(REPO / "content", target / "content")
+    else:
+        shutil.copytree(SITES / name, target)
+    return target
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+# --------------------------------------------------------------------------- writer
+
+def test_write_output_writes_then_leaves_unchanged_files_alone(tmp_path):
+    out = tmp_path / "out"
+    first = write_output(out, {"a/index.html": b"one", "b.txt": b"two"})
+    assert sorted(first.written) == ["a/index.html", "b.txt"]
+    stamp = (out / "b.txt").stat().st_mtime_ns
+    os.utime(out / "b.txt", ns=(stamp - 10**9, stamp - 10**9))
+    second = write_output(out, {"a/index.html": b"changed", "b.txt": b"two"})
+    assert second.written == ("a/index.html",)
+    assert (out / "b.txt").stat().st_mtime_ns == stamp - 10**9  # not rewritten
+    assert (out / "a/index.html").read_bytes() == b"changed"
+
+
+def test_write_output_removes_only_what_earlier_builds_wrote(tmp_path):
+    out = tmp_path / "out"
+    write_output(out, {"old/index.html": b"x", "keep.html": b"k"})
+    (out / "CNAME").write_text("mine")            # a file the user put there
+    (out / "old" / "notes.txt").write_text("mine")
+    report = write_output(out, {"keep.html": b"k"})
+    assert report.removed == ("old/index.html",)
+    assert (out / "CNAME").read_text() == "mine"
+    assert (out / "old" / "notes.txt").read_text() == "mine"
+    assert set(read_manifest(out)) == {"keep.html"}
+
+
+def test_write_output_removes_emptied_folders(tmp_path):
+    out = tmp_path / "out"
+    write_output(out, {"briefings/x/index.html": b"x"})
+    write_output(out, {"index.html": b"home"})
+    assert not (out / "briefings").exists()
+
+
+@pytest.mark.parametrize("bad", ["../escape.html", "/etc/passwd", "a/../../b", "a\\b", "", "a//b", "./a"])
+def test_writer_refuses_paths_outside_the_output(tmp_path, bad):
+    with pytest.raises(ContentError):
+        safe_output_path(tmp_path, bad)
+
+
+def test_a_tampered_manifest_cannot_delete_outside(tmp_path):
+    out = tmp_path / "out"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    write_output(out, {"a.html": b"a"})
+    (out / MANIFEST).write_text('{"files": {"../victim.txt": "x", "a.html": "y"}}')
+    write_output(out, {"a.html": b"a"})
+    assert victim.read_text() == "precious"
+
+
+# --------------------------------------------------------------------------- build command
+
+def test_build_example_site(tmp_path, capsys):
+    site = copy_site("example", tmp_path)
+    assert main(["build", "--site", str(site)]) == 0
+    out = site / "_site"
+    assert (out / "index.html").is_file()
+    assert (out / "briefings" / "rutte-in-kyiv" / "index.html").is_file()
+    assert (out / "actors" / "mark-rutte" / "index.html").is_file()
+    assert (out / "404.html").is_file()
+    assert (out / "feed.xml").is_file() and (out / "sitemap.xml").is_file()
+    line = capsys.readouterr().out
+    assert line.startswith("built ") and "-> " in line
+
+
+def test_build_is_deterministic(tmp_path):
+    site = copy_site("history", tmp_path)
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    shutil.rmtree(site / ".briefing-cache", ignore_errors=True)
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "two"), "--quiet"]) == 0
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+
+
+def test_failed_build_leaves_previous_output_untouched(tmp_path, capsys):
+    site = copy_site("history", tmp_path)
+    out = tmp_path / "out"
+    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+    before = tree(out)
+    article = next((site / "content" / "articles").glob("*.md"))
+    article.write_text(article.read_text().replace("title:", "title: [broken", 1))
+    assert main(["build", "--site", str(site), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was written" in err and article.name in err
+    assert tree(out) == before
+
+
+def test_template_error_fails_the_build_naming_the_template(tmp_path, capsys):
+    site = copy_site("minimal", tmp_path)
+    (site / "templates").mkdir(exist_ok=True)
+    (site / "templates" / "404.html").write_text('{% extends "base.html" %}\n{% block main %}\n{{ no_such_name }}\n{% endblock %}\n')
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "templates/404.html:3" in err and "no_such_name" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_drafts_are_left_out_unless_asked(tmp_path):
+    site = copy_site("history", tmp_path)
+    drafts = [p for p in (site / "content" / "articles").glob("*.md") if "draft: true" in p.read_text()]
+    assert drafts, "the history site has a draft"
+    engine = Engine(site)
+    result = engine.build()
+    assert result.ok
+    with_drafts = Engine(site, drafts=True)
+    assert with_drafts.build().ok
+    draft_slugs = {a.slug for a in with_drafts.site.articles if a.draft}
+    assert draft_slugs
+    for slug in draft_slugs:
+        assert f"briefings/{slug}/index.html" not in result.files
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "d"), "--drafts", "--quiet"]) == 0
+    for slug in draft_slugs:
+        page = (tmp_path / "d" / "briefings" / slug / "index.html").read_text()
+        assert "DRAFT" in page.upper()
+
+
+@pytest.mark.parametrize("out", [".", "content", "content/x", "templates", "static/out", ".."])
+def test_unsafe_output_folders_are_refused(tmp_path, capsys, out):
+    site = copy_site("minimal", tmp_path)
+    code = main(["build", "--site", str(site), "--out", str(site / out)])
+    assert code == 2
+    assert "output folder" in capsys.readouterr().err
+
+
+def test_unsafe_output_in_site_yaml_is_a_content_error(tmp_path, capsys):
+    site = copy_site("minimal", tmp_path)
+    with open(site / "site.yaml", "a") as fh:
+        fh.write("output: content\n")
+    assert main(["build", "--site", str(site)]) == 1
+    assert "site.yaml" in capsys.readouterr().err
+    assert not (site / "content" / "index.html").exists()
+
+
+def test_base_url_subpath_prefixes_every_link(tmp_path):
+    site = copy_site("history", tmp_path)
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "o"), "--quiet",
+                 "--base-url", "https://example.org/deep/path/"]) == 0
+    home = (tmp_path / "o" / "index.html").read_text()
+    assert 'href="/deep/path/briefings/' in home
+    assert 'href="/briefings/' not in home
+
+
+def test_bad_base_url_is_a_usage_error(tmp_path, capsys):
+    site = copy_site("minimal", tmp_path)
+    assert main(["build", "--site", str(site), "--base-url", "ftp://x"]) == 2
+
+
+def test_init_writes_a_site_that_builds(tmp_path, capsys):
+    folder = tmp_path / "new"
+    assert main(["init", str(folder)]) == 0
+    assert main(["check", "--site", str(folder)]) == 0
+    assert "0 errors" not in capsys.readouterr().out  # clean sites print the ok line only
+    assert main(["build", "--site", str(folder), "--quiet"]) == 0
+    assert (folder / "_site" / "index.html").is_file()
+    assert main(["init", str(folder)]) == 2  # not empty
+
+
+def test_new_article_writes_a_dated_draft(tmp_path):
+    folder = tmp_path / "new"
+    main(["init", str(folder)])
+    assert main(["new", "article", "Talks resume: day 2", "--site", str(folder), "--date", "2025-09-01"]) == 0
+    path = folder / "content" / "articles" / "2025-09-01-talks-resume-day-2.md"
+    assert "draft: true" in path.read_text()
+    assert main(["check", "--site", str(folder)]) == 0
+    assert main(["new", "article", "Talks resume: day 2", "--site", str(folder), "--date", "2025-09-01"]) == 2
+
+
+# --------------------------------------------------------------------------- incremental engine
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_incremental_update_matches_a_cold_build(tmp_path):
+    site = copy_site("history", tmp_path)
+    engine = Engine(site, use_cache=False)
+    assert engine.build().ok
+    articles = sorted((site / "content" / "articles").glob("*.md"))
+    edit(articles[0], "\n---\n", "\n---\nAn added opening line.\n\n")
+    result = engine.update([articles[0]])
+    assert result.ok
+    assert 0 < result.rendered < len([p for p in result.files if p.endswith(".html")])
+    cold = Engine(site, use_cache=False).build()
+    assert dict(result.files) == dict(cold.files)
+
+
+def test_update_after_delete_removes_the_page(tmp_path):
+    site = copy_site("history", tmp_path)
+    engine = Engine(site, use_cache=False)
+    first = engine.build()
+    articles = sorted((site / "content" / "articles").glob("*.md"))
+    victim = articles[-2]
+    slug_pages = {p for p in first.files if p.startswith("briefings/")}
+    victim.unlink()
+    result = engine.update([victim])
+    assert result.ok
+    assert result.removed and all(p in slug_pages for p in result.removed if p.startswith("briefings/"))
+    assert dict(result.files) == dict(Engine(site, use_cache=False).build().files)
+
+
+def test_update_with_an_error_keeps_the_last_good_files(tmp_path):
+    site = copy_site("history", tmp_path)
+    engine = Engine(site, use_cache=False)
+    good = engine.build()
+    article = sorted((site / "content" / "articles").glob("*.md"))[0]
+    edit(article, "date:", "date: [")
+    broken = engine.update([article])
+    assert not broken.ok and broken.files == good.files
+    assert any(d.path.endswith(article.name) for d in broken.diagnostics)
+
+
+def test_cache_is_used_and_invalidated_by_content(tmp_path):
+    site = copy_site("history", tmp_path)
+    first = Engine(site).build()
+    assert (site / ".briefing-cache").is_dir()
+    again = Engine(site).build()
+    assert dict(again.files) == dict(first.files)
+    article = sorted((site / "content" / "articles").glob("*.md"))[0]
+    edit(article, "title:", "title: Changed —")
+    changed = Engine(site).build()
+    assert changed.files != first.files
