@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from .load import Source
+from .parallel import map_forked
 from .parse import Document, digest, parse_document
 
 CACHE_DIR = ".briefing-cache"
@@ -53,18 +54,17 @@ def save(site_dir: Path, documents: dict[tuple[str, str], Document]) -> None:
         pass  # a read-only site still builds, just without the shortcut
 
 
-def parse_all(site_dir: Path, sources: list[Source]) -> list[Document]:
-    """Parse sources, reusing cached documents whose file content is unchanged."""
-    cached = load(site_dir)
-    out, fresh = [], 0
-    for source in sources:
-        key = (source.kind, source.path)
-        doc = cached.get(key)
-        if doc is None or doc.digest != digest(source.raw):
-            doc = parse_document(source.kind, source.path, source.raw)
-            cached[key] = doc
-            fresh += 1
-        out.append(doc)
-    if fresh:
-        save(site_dir, cached)
-    return out
+def parse_all(site_dir: Path, sources: list[Source], *, use_cache: bool = True) -> list[Document]:
+    """Parse sources on every core, reusing cached documents whose file content is unchanged."""
+    cached = load(site_dir) if use_cache else {}
+    stale = [s for s in sources
+             if (doc := cached.get((s.kind, s.path))) is None or doc.digest != digest(s.raw)]
+    for doc in map_forked(_parse_source, stale):
+        cached[(doc.kind, doc.path)] = doc
+    if use_cache and stale:
+        save(site_dir, {(s.kind, s.path): cached[(s.kind, s.path)] for s in sources})
+    return [cached[(s.kind, s.path)] for s in sources]
+
+
+def _parse_source(source: Source) -> Document:
+    return parse_document(source.kind, source.path, source.raw)

@@ -23,6 +23,7 @@ from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
 from .load import Source, configure, kind_of, read_source, read_sources
 from .model import Site
+from .parallel import map_forked
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
 from .render import make_environment, render_page
@@ -64,12 +65,13 @@ class Engine:
     """Builds one site, remembering each stage's values so the next run redoes only what changed."""
 
     def __init__(self, site_dir: Path, *, drafts: bool = False, base_url: str | None = None,
-                 strict: bool = False, use_cache: bool = True):
+                 strict: bool = False, use_cache: bool = True, parallel: bool = True):
         self.site_dir = Path(site_dir).resolve()
         self.drafts = drafts
         self.base_url = base_url
         self.strict = strict
         self.use_cache = use_cache
+        self.parallel = parallel      # fork workers for big runs; off where threads are running
         self.documents: dict[str, Document] = {}     # by site-relative path
         self.site: Site | None = None
         self.plans: dict[str, PagePlan] = {}          # by output path
@@ -125,9 +127,7 @@ class Engine:
 
     # ------------------------------------------------------------------ stages
     def _parse(self, sources: list[Source]) -> list[Document]:
-        if not self.use_cache:
-            return [parse_document(s.kind, s.path, s.raw) for s in sources]
-        return parse_cache.parse_all(self.site_dir, sources)
+        return parse_cache.parse_all(self.site_dir, sources, use_cache=self.use_cache)
 
     def _run(self, started: float, *, everything: bool) -> BuildResult:
         documents = sorted(self.documents.values(), key=lambda d: d.path)
@@ -165,15 +165,28 @@ class Engine:
         plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page)}
         dirty = None if everything or self.site is None else changed_deps(self.site, site)
         pages: dict[str, bytes] = {}
-        rendered = 0
+        todo: list[PagePlan] = []
         for output, plan in plans.items():
             old = self.pages.get(output)
             if dirty is not None and old is not None and self.plans.get(output) == plan \
                     and not (plan.deps & dirty):
                 pages[output] = old
-                continue
-            pages[output] = render_page(self.env, site, plan, urls, self.assets)
-            rendered += 1
+            else:
+                todo.append(plan)
+
+        def render_one(plan: PagePlan) -> bytes | Diagnostic:
+            try:
+                return render_page(self.env, site, plan, urls, self.assets)
+            except jinja2.TemplateError as exc:  # made here, where the traceback still points into the template
+                return template_diagnostic(exc, self.site_dir)
+
+        results = map_forked(render_one, todo) if self.parallel else [render_one(p) for p in todo]
+        problems = [r for r in results if isinstance(r, Diagnostic)]
+        if problems:
+            raise ContentError(problems[:1])
+        pages.update((plan.output, html) for plan, html in zip(todo, results, strict=True))
+        pages = {output: pages[output] for output in plans}  # plan order, for deterministic manifests
+        rendered = len(todo)
         self.plans, self.pages = plans, pages
         files = dict(pages)
         files.update(self.assets.files)

@@ -9,17 +9,31 @@ from __future__ import annotations
 import hashlib
 import re
 
-_FOLD = str.maketrans({
+_FOLD = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u2039": "'", "\u203a": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"', "\u2033": '"',
     "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-})
+}
 _SPACE = re.compile(r"\s+")
 _EDGES = " '\""
 
 
+def _typography(text: str) -> str:
+    """Typographic quotes and dashes to ASCII, one character for one.
+
+    A `str.replace` per character present beats `str.translate` with a table many times over
+    on non-ASCII text, and an article holds only a few kinds of them.
+    """
+    if text.isascii():
+        return text
+    for fancy, plain in _FOLD.items():
+        if fancy in text:
+            text = text.replace(fancy, plain)
+    return text
+
+
 def fold(text: str) -> str:
-    return _SPACE.sub(" ", text.translate(_FOLD))
+    return " ".join(_typography(text).split())
 
 
 def fold_quote(text: str) -> str:
@@ -29,7 +43,7 @@ def fold_quote(text: str) -> str:
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
     """The folded text, and for each of its characters the index it came from in `text`."""
-    translated = text.translate(_FOLD)
+    translated = _typography(text)
     out: list[str] = []
     back: list[int] = []
     pos = 0
