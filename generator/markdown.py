@@ -297,24 +297,39 @@ def _runs(owned: list[tuple[int, int]]) -> Iterable[tuple[int, tuple[int, int]]]
 
 
 def _split_marks(children: list[Token], spans: dict[int, list[tuple[int, int, str, bool]]]) -> list[Token]:
+    """Wrap the quoted parts of text children in marks; quotes that overlap nest.
+
+    Each stretch of text between two quote boundaries gets one mark per quote covering it,
+    outermost the quote that starts first, so overlapping quotes never cross tags; each
+    quote's id goes on its first stretch only.
+    """
     out: list[Token] = []
+    given: set[str] = set()
     for index, child in enumerate(children):
         if index not in spans:
             out.append(child)
             continue
-        pos = 0
-        for lo, hi, anchor, first in sorted(spans[index]):
-            if lo < pos:
-                continue  # overlaps a quote already marked here
-            if lo > pos:
-                out.append(_text(child.content[pos:lo]))
-            opening = Token("trusted_html", "", 0)
-            opening.content = (f'<mark class="quote-mark" id="{anchor}">' if first
-                               else f'<mark class="quote-mark" data-quote="{anchor}">')
-            closing = Token("trusted_html", "", 0)
-            closing.content = "</mark>"
-            out += [opening, _text(child.content[lo:hi]), closing]
-            pos = hi
-        if pos < len(child.content):
-            out.append(_text(child.content[pos:]))
+        quoted = sorted(spans[index])
+        bounds = sorted({0, len(child.content)} | {b for lo, hi, _a, _f in quoted for b in (lo, hi)})
+        for start, end in zip(bounds, bounds[1:]):
+            if start == end:
+                continue
+            cover = [(lo, -hi, anchor, first) for lo, hi, anchor, first in quoted if lo <= start and end <= hi]
+            if not cover:
+                out.append(_text(child.content[start:end]))
+                continue
+            cover.sort()
+            for _lo, _hi, anchor, first in cover:
+                opening = Token("trusted_html", "", 0)
+                if first and anchor not in given:
+                    given.add(anchor)
+                    opening.content = f'<mark class="quote-mark" id="{anchor}">'
+                else:
+                    opening.content = f'<mark class="quote-mark" data-quote="{anchor}">'
+                out.append(opening)
+            out.append(_text(child.content[start:end]))
+            for _ in cover:
+                closing = Token("trusted_html", "", 0)
+                closing.content = "</mark>"
+                out.append(closing)
     return out

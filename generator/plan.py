@@ -1,0 +1,283 @@
+"""Which pages the site has, and which parts of the model each one shows.
+
+`plan_site` lists every page (URL, output file, template, and the model entities it depends
+on); `changed_deps` names the entities that differ between two models. Together they let the
+engine re-render only the pages an edit touched:
+
+    a page is rendered again when it is new, when its `PagePlan` differs from the previous
+    one, or when one of its `deps` is in `changed_deps(old_site, new_site)`.
+
+Dependency keys, and what a change to each means:
+
+    'site'              the site's settings (title, language, base URL, ...)
+    'pages'             the list of plain pages (slug and title: the footer links them)
+    'page:<slug>'       one plain page
+    'articles'          the list and order of all articles (pagination, neighbours)
+    'article:<slug>'    one article, as resolved (its annotations, body, changes, neighbours)
+    'actor:<id>'        one actor's latest state and its indexes (briefings, quotes, events,
+                        questions raised, members)
+    'proposal:<id>'     one proposal (title, status, history, stances)
+    'question:<id>'     one question (text, status, answer, history)
+    'events'            the site-wide list of events
+    'tags'              the tags and how many articles each has
+    'tag:<tag>'         the articles of one tag
+    'assets'            the fingerprinted asset names (every page links the stylesheet); the
+                        engine sets it when the assets' mapping changes
+
+A change to a template is not a dependency key: templates include each other, so the engine
+re-renders every page when any template changes.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .model import Article, Site
+from .urls import output_file, page_path
+
+COMMON_DEPS = frozenset({"site", "pages", "assets"})
+
+# How many events the home page lists under "recent events".
+RECENT_EVENTS = 8
+
+_REFERENCE = re.compile(r"\[\[([a-z0-9]+(?:-[a-z0-9]+)*)\]\]")
+
+
+@dataclass(frozen=True, slots=True)
+class PagePlan:
+    """One page to render.
+
+    `url` is site-relative ('briefings/x/', '' for the home), `output` the file it is written
+    to, `key` the entity id, article slug, tag, page slug or page number it shows. `items` lists
+    the article slugs a list page shows (a page of the home, a tag); `number` and `count` place
+    a page of the home among all of them.
+    """
+
+    url: str
+    output: str
+    template: str
+    kind: str
+    key: str
+    deps: frozenset[str]
+    items: tuple[str, ...] = ()
+    number: int = 1
+    count: int = 1
+
+
+def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
+    """Every page of the site, in a fixed order, each with what it depends on."""
+    if per_page < 1:
+        raise ValueError("per_page must be at least 1")
+    plans: list[PagePlan] = []
+    plans.extend(_home_pages(site, per_page))
+    for article in site.articles:
+        plans.append(_page("briefing", article.slug, _briefing_deps(site, article)))
+    for ident in sorted(site.actors):
+        plans.append(_page("actor", ident, _actor_deps(site, ident)))
+    for ident in sorted(site.proposals):
+        plans.append(_page("proposal", ident, _proposal_deps(site, ident)))
+    for ident in sorted(site.questions):
+        plans.append(_page("question", ident, _question_deps(site, ident)))
+
+    plans.append(_page("actors", "", _entity_keys("actor", _actors_shown_in_index(site))))
+    plans.append(_page("proposals", "", _entity_keys("proposal", site.proposals)))
+    plans.append(_page("questions", "", _entity_keys("question", site.questions)))
+    timeline_actors = {a for e in site.events for a in e.actors}
+    plans.append(_page("timeline", "", {"events"} | _entity_keys("actor", timeline_actors)))
+    plans.append(_page("tags", "", {"tags"}))
+    for tag in sorted(site.tags):
+        slugs = tuple(site.tags[tag])
+        plans.append(_page("tag", tag, {f"tag:{tag}"} | _entity_keys("article", slugs), items=slugs))
+    for page in site.pages:
+        plans.append(_page("page", page.slug, {f"page:{page.slug}"} | _references(page.body)))
+    plans.append(PagePlan(url="404.html", output="404.html", template="404.html", kind="404",
+                          key="", deps=COMMON_DEPS))
+    return tuple(plans)
+
+
+def _page(kind: str, key: str, deps: Iterable[str], *, items: tuple[str, ...] = ()) -> PagePlan:
+    url = page_path(kind, key)
+    return PagePlan(url=url, output=output_file(url), template=f"{kind}.html", kind=kind, key=key,
+                    deps=COMMON_DEPS | frozenset(deps), items=items)
+
+
+def _home_pages(site: Site, per_page: int) -> list[PagePlan]:
+    newest_first = tuple(a.slug for a in reversed(site.articles))
+    count = max(1, -(-len(newest_first) // per_page))
+    pages = []
+    for number in range(1, count + 1):
+        items = newest_first[(number - 1) * per_page:number * per_page]
+        deps = {"articles"} | _entity_keys("article", items)
+        if number == 1:
+            # The first page also carries the latest bottom line, the proposals on the
+            # table, the open questions and the recent events.
+            deps |= _entity_keys("article", newest_first[:1])
+            deps |= _entity_keys("proposal", site.proposals)
+            deps |= _entity_keys("question", site.questions)
+            deps.add("events")
+        url = page_path("home", str(number))
+        pages.append(PagePlan(url=url, output=output_file(url), template="home.html", kind="home",
+                              key=str(number), deps=COMMON_DEPS | frozenset(deps), items=items,
+                              number=number, count=count))
+    return pages
+
+
+def article_references(article: Article) -> tuple[set[str], set[str], set[str]]:
+    """The actor, proposal and question ids an article mentions anywhere."""
+    actors: set[str] = set()
+    proposals: set[str] = set()
+    questions: set[str] = set()
+    for actor in article.actors:
+        actors.add(actor.id)
+        if actor.affiliation:
+            actors.add(actor.affiliation)
+    for update in article.proposals:
+        proposals.add(update.proposal)
+        actors.update(update.proposed_by)
+        actors.update(p.actor for p in update.positions)
+    for update in article.questions:
+        questions.add(update.question)
+        actors.update(update.raised_by)
+    actors.update(q.actor for q in article.quotes)
+    for event in article.events:
+        actors.update(event.actors)
+    changes = article.changes
+    actors.update(changes.new_actors)
+    actors.update(c.actor for c in changes.stance_changes)
+    proposals.update(changes.new_proposals)
+    proposals.update(c.proposal for c in changes.status_changes)
+    proposals.update(c.proposal for c in changes.stance_changes)
+    questions.update(changes.questions_opened + changes.questions_answered + changes.questions_reopened)
+    return actors, proposals, questions
+
+
+def _briefing_deps(site: Site, article: Article) -> set[str]:
+    actors, proposals, questions = article_references(article)
+    deps = {f"article:{article.slug}"}
+    deps |= _entity_keys("article", [s for s in (article.previous, article.next) if s])
+    deps |= _entity_keys("actor", actors)
+    deps |= _entity_keys("proposal", proposals)   # the stance table is as of this briefing
+    deps |= _entity_keys("question", questions)
+    deps |= _references(article.body)            # [[id]] links show the target's name or title
+    return deps
+
+
+def _actor_deps(site: Site, ident: str) -> set[str]:
+    actor = site.actors[ident]
+    deps = {f"actor:{ident}"}
+    if actor.affiliation:
+        deps.add(f"actor:{actor.affiliation}")
+    deps |= _entity_keys("actor", site.members.get(ident, ()))
+    deps |= _entity_keys("proposal", _proposals_with_stance(site, ident))
+    deps |= _entity_keys("question", site.actor_questions.get(ident, ()))
+    slugs = set(site.actor_articles.get(ident, ()))
+    slugs.update(q.article for q in site.actor_quotes.get(ident, ()))
+    slugs.update(e.article for e in site.actor_events.get(ident, ()))
+    deps |= _entity_keys("article", slugs)
+    return deps
+
+
+def _proposal_deps(site: Site, ident: str) -> set[str]:
+    proposal = site.proposals[ident]
+    actors = set(proposal.proposed_by)
+    actors.update(h.actor for h in proposal.stances)
+    slugs = set(proposal.articles)
+    slugs.update(c.article for c in proposal.status_history)
+    slugs.update(p.article for h in proposal.stances for p in h.positions)
+    return {f"proposal:{ident}"} | _entity_keys("actor", actors) | _entity_keys("article", slugs)
+
+
+def _question_deps(site: Site, ident: str) -> set[str]:
+    question = site.questions[ident]
+    slugs = set(question.articles) | {s for s in (question.raised_in, question.answered_in) if s}
+    slugs.update(c.article for c in question.status_history)
+    actors = set(question.raised_by)
+    for update in question.updates:
+        actors.update(update.raised_by)
+    return {f"question:{ident}"} | _entity_keys("actor", actors) | _entity_keys("article", slugs)
+
+
+def _actors_shown_in_index(site: Site) -> set[str]:
+    """Every actor, and the affiliations the index names beside them."""
+    shown = set(site.actors)
+    shown.update(a.affiliation for a in site.actors.values() if a.affiliation)
+    return shown
+
+
+def _proposals_with_stance(site: Site, actor: str) -> list[str]:
+    return [pid for pid, proposal in site.proposals.items()
+            if any(h.actor == actor for h in proposal.stances) or actor in proposal.proposed_by]
+
+
+def _entity_keys(kind: str, idents: Iterable[str]) -> set[str]:
+    return {f"{kind}:{i}" for i in idents}
+
+
+def _references(body: str) -> set[str]:
+    """Dependency keys for the `[[id]]` links of a body; an id is an actor, proposal or question.
+
+    The kind is not known here, so every kind is named: only the one that exists ever changes.
+    """
+    keys: set[str] = set()
+    for ident in set(_REFERENCE.findall(body)):
+        keys |= {f"actor:{ident}", f"proposal:{ident}", f"question:{ident}"}
+    return keys
+
+
+def changed_deps(old: Site | None, new: Site) -> frozenset[str]:
+    """The dependency keys whose values differ between two models (added and removed ones too).
+
+    With no previous model, every key of `new` counts as changed.
+    """
+    if old is None:
+        return frozenset(_all_keys(new))
+    changed: set[str] = set()
+    if old.config != new.config:
+        changed.add("site")
+    if [(p.slug, p.title) for p in old.pages] != [(p.slug, p.title) for p in new.pages]:
+        changed.add("pages")
+    changed |= _diff("page", {p.slug: p for p in old.pages}, {p.slug: p for p in new.pages})
+    if [a.slug for a in old.articles] != [a.slug for a in new.articles]:
+        changed.add("articles")
+    changed |= _diff("article", _articles(old), _articles(new))
+    changed |= _diff("actor", _actor_values(old), _actor_values(new))
+    changed |= _diff("proposal", old.proposals, new.proposals)
+    changed |= _diff("question", old.questions, new.questions)
+    if old.events != new.events:
+        changed.add("events")
+    if _tag_counts(old) != _tag_counts(new):
+        changed.add("tags")
+    changed |= _diff("tag", old.tags, new.tags)
+    return frozenset(changed)
+
+
+def _all_keys(site: Site) -> set[str]:
+    keys = {"site", "pages", "articles", "events", "tags", "assets"}
+    keys |= _entity_keys("page", [p.slug for p in site.pages])
+    keys |= _entity_keys("article", [a.slug for a in site.articles])
+    keys |= _entity_keys("actor", site.actors)
+    keys |= _entity_keys("proposal", site.proposals)
+    keys |= _entity_keys("question", site.questions)
+    keys |= _entity_keys("tag", site.tags)
+    return keys
+
+
+def _articles(site: Site) -> dict[str, Article]:
+    return {a.slug: a for a in site.articles}
+
+
+def _actor_values(site: Site) -> dict[str, tuple]:
+    return {ident: (actor, site.actor_articles.get(ident), site.actor_quotes.get(ident),
+                    site.actor_events.get(ident), site.actor_questions.get(ident),
+                    site.members.get(ident))
+            for ident, actor in site.actors.items()}
+
+
+def _tag_counts(site: Site) -> dict[str, int]:
+    return {tag: len(slugs) for tag, slugs in site.tags.items()}
+
+
+def _diff(kind: str, old, new) -> set[str]:
+    keys = set(old) | set(new)
+    return {f"{kind}:{k}" for k in keys if old.get(k) != new.get(k)}

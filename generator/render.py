@@ -1,0 +1,386 @@
+"""Render the planned pages with Jinja: the model in, HTML bytes out.
+
+Templates come from the site's `templates/` first, then the default theme (a site's template can
+also extend the theme's original as `theme/<name>`). Autoescaping is on and undefined names
+fail, so a template mistake stops the build instead of printing an empty string.
+
+`render_site` renders every page of a plan into memory; nothing here writes to the disk.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from markupsafe import Markup
+
+from .assets import Assets
+from .model import (
+    STANCES,
+    STATUSES,
+    Actor,
+    Article,
+    Position,
+    Proposal,
+    Question,
+    Quote,
+    Site,
+    StanceHistory,
+    When,
+)
+from .plan import RECENT_EVENTS, PagePlan, plan_site
+from .urls import Urls
+
+_PACKAGE = Path(__file__).resolve().parent
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_LONG_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+
+# Statuses and stances read the same everywhere: one label each.
+LABELS = {
+    "proposed": "Proposed", "under-negotiation": "Under negotiation", "agreed": "Agreed",
+    "rejected": "Rejected", "withdrawn": "Withdrawn", "stalled": "Stalled",
+    "supports": "Supports", "opposes": "Opposes", "conditional": "Conditional",
+    "undecided": "Undecided", "open": "Open", "answered": "Answered",
+    "high": "High", "moderate": "Moderate", "low": "Low",
+    "person": "Person", "organization": "Organization", "state": "State",
+}
+KIND_HEADINGS = {"person": "People", "organization": "Organizations", "state": "States"}
+# Statuses of a proposal that is still in play, for the home page.
+ON_THE_TABLE = ("proposed", "under-negotiation", "stalled")
+HOME_LIST_LIMIT = 10
+
+
+def theme_dirs() -> tuple[Path, Path]:
+    """The default theme's (templates, static) folders.
+
+    An installed package carries the theme as `generator/theme/`; a source checkout uses the
+    repository's top-level `templates/` and `static/`, which are the theme's one source.
+    """
+    packaged = _PACKAGE / "theme"
+    if (packaged / "templates").is_dir():
+        return packaged / "templates", packaged / "static"
+    return _PACKAGE.parent / "templates", _PACKAGE.parent / "static"
+
+
+def make_environment(site_dir: Path | None, *, theme_templates: Path | None = None,
+                     feeds: bool = True, auto_reload: bool = True) -> jinja2.Environment:
+    """A Jinja environment for one site: its templates over the theme's, strict and escaping.
+
+    `feeds` tells the templates that the build writes Atom feeds, so pages may link them.
+    `auto_reload` checks template files for edits on every use (for a preview); a one-off build
+    may turn it off.
+    """
+    theme = jinja2.FileSystemLoader(str(theme_templates or theme_dirs()[0]))
+    loaders: list[jinja2.BaseLoader] = []
+    if site_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(site_dir / "templates")))
+    loaders += [theme, jinja2.PrefixLoader({"theme": theme})]
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=auto_reload,
+    )
+    env.filters.update(
+        date=format_date,
+        iso=iso_date,
+        month=format_month,
+        label=label,
+        kind_heading=lambda kind: KIND_HEADINGS.get(kind, label(kind)),
+    )
+    env.globals.update(labels=LABELS, statuses=STATUSES, feeds=feeds)
+    return env
+
+
+def format_date(value: When | dt.date | dt.datetime) -> str:
+    """'Aug 22, 2025' (and the time, when the author gave one): the same in every locale."""
+    if isinstance(value, When):
+        text = format_date(value.at.date())
+        return f"{text}, {value.at:%H:%M}" if value.has_time else text
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return f"{_MONTHS[value.month - 1]} {value.day}, {value.year}"
+
+
+def format_month(value: When | dt.date) -> str:
+    day = value.date if isinstance(value, When) else value
+    return f"{_LONG_MONTHS[day.month - 1]} {day.year}"
+
+
+def iso_date(value: When | dt.date | dt.datetime) -> str:
+    """A machine-readable date for `<time datetime>`, with the offset when it has a time."""
+    if isinstance(value, When):
+        return value.iso()
+    return value.isoformat()
+
+
+def label(value: str) -> str:
+    """The reader's word for a status, stance, confidence or kind."""
+    return LABELS.get(value, value.replace("-", " ").capitalize())
+
+
+@dataclass(frozen=True, slots=True)
+class StanceRow:
+    """One row of a briefing's stance table: where an actor stood after that briefing."""
+
+    position: Position
+    new: bool          # given in this briefing (else carried over from an earlier one)
+
+
+class View:
+    """Lookups the templates need that are more than attribute access on the model.
+
+    One per site: it holds the story order of the articles for as-of questions.
+    """
+
+    def __init__(self, site: Site):
+        self.site = site
+        self.order = {a.slug: i for i, a in enumerate(site.articles)}
+        self.by_slug = site.by_slug or {a.slug: a for a in site.articles}
+
+    def article(self, slug: str) -> Article:
+        return self.by_slug[slug]
+
+    def articles(self, slugs, newest_first: bool = False) -> list[Article]:
+        found = [self.by_slug[s] for s in slugs]
+        return found[::-1] if newest_first else found
+
+    def actor(self, ident: str, at: Article | None = None) -> Actor:
+        """An actor as of an article (its role then), or as it is now."""
+        if at is not None:
+            for actor in at.actors:
+                if actor.id == ident:
+                    return actor
+        return self.site.actors[ident]
+
+    def stances_at(self, proposal: str, article: Article) -> list[StanceRow]:
+        """Each actor's stance on a proposal in force after `article`, this briefing's first."""
+        here = self.order.get(article.slug, len(self.order))
+        rows = []
+        for history in self.site.proposals[proposal].stances:
+            before = [p for p in history.positions if self.order.get(p.article, -1) <= here]
+            if before:
+                rows.append(StanceRow(before[-1], before[-1].article == article.slug))
+        return [r for r in rows if r.new] + [r for r in rows if not r.new]
+
+    def stances_of(self, actor: str) -> list[tuple[Proposal, StanceHistory | None]]:
+        """The proposals an actor took a stance on or proposed, most recently updated first."""
+        found = []
+        for proposal in self.site.proposals.values():
+            history = next((h for h in proposal.stances if h.actor == actor), None)
+            if history is not None or actor in proposal.proposed_by:
+                found.append((proposal, history))
+        return sorted(found, key=lambda ph: (self._last_seen(ph[0]), ph[0].id), reverse=True)
+
+    def stance_counts(self, proposal: Proposal) -> list[tuple[str, int]]:
+        """How many actors currently hold each stance, in the order of STANCES."""
+        current = [h.current.stance for h in proposal.stances]
+        return [(stance, current.count(stance)) for stance in STANCES if stance in current]
+
+    def on_the_table(self, limit: int = HOME_LIST_LIMIT) -> list[Proposal]:
+        """Proposals still in play, most recently updated first."""
+        live = [p for p in self.site.proposals.values() if p.status in ON_THE_TABLE]
+        return sorted(live, key=lambda p: (self._last_seen(p), p.id), reverse=True)[:limit]
+
+    def open_questions(self, limit: int | None = HOME_LIST_LIMIT) -> list[Question]:
+        open_ = [q for q in self.site.questions.values() if q.status == "open"]
+        ordered = sorted(open_, key=lambda q: (self._last_seen(q), q.id), reverse=True)
+        return ordered if limit is None else ordered[:limit]
+
+    def proposals_by_status(self) -> list[tuple[str, list[Proposal]]]:
+        groups = []
+        for status in STATUSES:
+            members = sorted((p for p in self.site.proposals.values() if p.status == status),
+                             key=lambda p: (p.title.casefold(), p.id))
+            if members:
+                groups.append((status, members))
+        return groups
+
+    def questions_open_first(self) -> list[tuple[str, list[Question]]]:
+        groups = []
+        for status in ("open", "answered"):
+            members = sorted((q for q in self.site.questions.values() if q.status == status),
+                             key=lambda q: (self._last_seen(q), q.id), reverse=True)
+            if members:
+                groups.append((status, members))
+        return groups
+
+    def actors_by_kind(self) -> list[tuple[str, list[Actor]]]:
+        kinds: dict[str, list[Actor]] = {}
+        for actor in self.site.actors.values():
+            kinds.setdefault(actor.kind, []).append(actor)
+        order = ["person", "organization", "state"]
+        order += sorted(k for k in kinds if k not in order)
+        return [(k, sorted(kinds[k], key=lambda a: (a.name.casefold(), a.id))) for k in order if k in kinds]
+
+    def recent_events(self, limit: int = RECENT_EVENTS) -> list:
+        return list(reversed(self.site.events[-limit:]))
+
+    def events_by_month(self) -> list[tuple[str, list]]:
+        groups: dict[str, list] = {}
+        for event in self.site.events:
+            groups.setdefault(format_month(event.date), []).append(event)
+        return list(groups.items())
+
+    def quotes_newest_first(self, actor: str) -> list[Quote]:
+        return list(self.site.actor_quotes.get(actor, ()))
+
+    def _last_seen(self, entity: Proposal | Question) -> int:
+        return max((self.order.get(s, -1) for s in entity.articles), default=-1)
+
+
+_view_cache: tuple[Site, View] | None = None
+
+
+def view_of(site: Site) -> View:
+    """The `View` of a site, made once per model (pages of one build share it)."""
+    global _view_cache
+    if _view_cache is None or _view_cache[0] is not site:
+        _view_cache = (site, View(site))
+    return _view_cache[1]
+
+
+def _markdown() -> tuple[Callable[..., str], Callable[..., str]]:
+    from .markdown import body_html, page_html
+    return body_html, page_html
+
+
+def render_page(env: jinja2.Environment, site: Site, page: PagePlan, urls: Urls, assets: Assets) -> bytes:
+    """One page as UTF-8 HTML."""
+    template = env.get_template(page.template)
+    return template.render(page_context(site, page, urls, assets)).encode("utf-8")
+
+
+def page_context(site: Site, page: PagePlan, urls: Urls, assets: Assets) -> dict[str, Any]:
+    """What a template sees: the model, the page's own entity, and helpers for links and dates."""
+    view = view_of(site)
+    context: dict[str, Any] = {
+        "site": site,
+        "config": site.config,
+        "plan": page,
+        "urls": urls,
+        "view": view,
+        "asset": lambda name: urls.url(assets.asset_path(name)),
+        "absolute": lambda rel: absolute_url(site.config.base_url, urls, rel),
+        "section": _SECTION_OF.get(page.kind, ""),
+        "draft": False,
+        "ld": None,
+    }
+    kind, key = page.kind, page.key
+    if kind == "briefing":
+        article = view.article(key)
+        body_html, _ = _markdown()
+        context.update(article=article, draft=article.draft,
+                       body=Markup(body_html(article, site, urls)),
+                       previous=view.article(article.previous) if article.previous else None,
+                       next=view.article(article.next) if article.next else None)
+        context["ld"] = briefing_ld(site, article, urls)
+    elif kind == "home":
+        context.update(articles=[view.article(s) for s in page.items],
+                       latest=site.articles[-1] if site.articles else None)
+    elif kind == "actor":
+        context["actor"] = site.actors[key]
+        context["ld"] = actor_ld(site, site.actors[key], urls)
+    elif kind == "proposal":
+        context["proposal"] = site.proposals[key]
+    elif kind == "question":
+        context["question"] = site.questions[key]
+    elif kind == "tag":
+        context.update(tag=key, articles=[view.article(s) for s in reversed(page.items)])
+    elif kind == "page":
+        plain = next(p for p in site.pages if p.slug == key)
+        _, page_html = _markdown()
+        context.update(page=plain, draft=plain.draft, body=Markup(page_html(plain, site, urls)))
+    return context
+
+
+_SECTION_OF = {"home": "home", "briefing": "home", "actor": "actors", "actors": "actors",
+               "proposal": "proposals", "proposals": "proposals", "question": "questions",
+               "questions": "questions", "timeline": "timeline", "tags": "tags", "tag": "tags"}
+
+
+def absolute_url(base_url: str, urls: Urls, rel: str) -> str:
+    """The full URL of a site-relative path, or '' when the base URL has no scheme and host."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}{urls.url(rel)}"
+
+
+def briefing_ld(site: Site, article: Article, urls: Urls) -> dict[str, Any]:
+    """schema.org data for a briefing: the NewsArticle, its quotations and its events."""
+    from .urls import page_path
+    url = absolute_url(site.config.base_url, urls, page_path("briefing", article.slug))
+    view = view_of(site)
+    news: dict[str, Any] = {
+        "@type": "NewsArticle",
+        "headline": article.title,
+        "datePublished": article.date.iso(),
+        "dateModified": (article.updated or article.date).iso(),
+        "inLanguage": site.config.language,
+        "publisher": {"@type": "Organization", "name": site.config.title},
+    }
+    if url:
+        news["url"] = url
+        news["@id"] = url
+    if article.summary:
+        news["description"] = article.summary
+    if article.source.url:
+        news["isBasedOn"] = article.source.url
+    if article.tags:
+        news["keywords"] = list(article.tags)
+    graph: list[dict[str, Any]] = [news]
+    for quote in article.quotes:
+        speaker = view.actor(quote.actor, article)
+        graph.append({"@type": "Quotation", "text": quote.text,
+                      "creator": {"@type": _ld_type(speaker), "name": speaker.name},
+                      **({"isPartOf": {"@id": url}} if url else {})})
+    for event in article.events:
+        graph.append({"@type": "Event", "name": event.title, "startDate": event.date.iso()})
+    return {"@context": "https://schema.org", "@graph": graph}
+
+
+def actor_ld(site: Site, actor: Actor, urls: Urls) -> dict[str, Any]:
+    from .urls import page_path
+    data: dict[str, Any] = {"@context": "https://schema.org", "@type": _ld_type(actor), "name": actor.name}
+    url = absolute_url(site.config.base_url, urls, page_path("actor", actor.id))
+    if url:
+        data["url"] = url
+    if actor.aliases:
+        data["alternateName"] = list(actor.aliases)
+    if actor.role and actor.kind == "person":
+        data["jobTitle"] = actor.role
+    if actor.wikidata:
+        data["sameAs"] = f"https://www.wikidata.org/wiki/{actor.wikidata}"
+    return data
+
+
+def _ld_type(actor: Actor) -> str:
+    return "Person" if actor.kind == "person" else "Organization"
+
+
+def render_site(site: Site, env: jinja2.Environment, urls: Urls, assets: Assets,
+                plans: tuple[PagePlan, ...] | None = None) -> dict[str, bytes]:
+    """Every page and static file of the site: output path -> bytes."""
+    if plans is None:
+        plans = plan_site(site, per_page=site.config.per_page)
+    files: dict[str, bytes] = {}
+    for page in plans:
+        files[page.output] = render_page(env, site, page, urls, assets)
+    files.update(assets.files)
+    return files
+
+
+def site_urls(site: Site, base_path: str | None = None) -> Urls:
+    """The link builder for a site, under its own base path unless another is given."""
+    return Urls(base_path if base_path is not None else site.config.base_path)
+
+
