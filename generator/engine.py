@@ -144,7 +144,7 @@ class Engine:
             return self._failed(diagnostics, started)
         try:
             if self.env is None:
-                self.env = make_environment(self.site_dir)
+                self.env = make_environment(self.site_dir, auto_reload=False)  # update() drops it on a template edit
             if self.assets is None:
                 self.assets = load_assets(self.site_dir)
             files, rendered = self._render(site, everything)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
@@ -252,48 +253,38 @@ def _mark_quotes(tokens: list[Token], anchors: dict[str, str]) -> None:
             return
         if token.type != "inline" or not token.children:
             continue
-        # the block's text, and for each of its characters the text child it came from
-        pieces, owners = [], []
+        # the block's text, and where each text child starts in it
+        pieces: list[str] = []
+        starts: list[tuple[int, int]] = []     # (offset in the block's text, child index)
+        offset = 0
         for index, child in enumerate(token.children):
             if child.type == "text":
+                starts.append((offset, index))
                 pieces.append(child.content)
-                owners.extend((index, offset) for offset in range(len(child.content)))
+                offset += len(child.content)
             elif child.type in ("softbreak", "hardbreak"):
                 pieces.append(" ")
-                owners.append((index, -1))
+                offset += 1
         joined = "".join(pieces)
-        quick = fold(joined)
-        if not any(quote in quick for quote in pending):
-            continue  # the char-by-char map below is only worth making where a quote is
-        folded, back = fold_with_map(joined)
+        if not any(quote in fold(joined) for quote in pending):
+            continue
+        folded, original = fold_with_map(joined)
         spans: dict[int, list[tuple[int, int, str, bool]]] = {}
         for quote, anchor in list(pending.items()):
             at = folded.find(quote)
             if at < 0:
                 continue
             del pending[quote]
-            start, end = back[at], back[at + len(quote) - 1] + 1
+            start, end = original(at), original(at + len(quote) - 1) + 1
             first = True
-            for index, (lo, hi) in _runs(owners[start:end]):
-                spans.setdefault(index, []).append((lo, hi, anchor, first))
-                first = False
+            for child_start, index in starts:
+                length = len(token.children[index].content)
+                lo, hi = max(start, child_start), min(end, child_start + length)
+                if lo < hi:
+                    spans.setdefault(index, []).append((lo - child_start, hi - child_start, anchor, first))
+                    first = False
         if spans:
             token.children = _split_marks(token.children, spans)
-
-
-def _runs(owned: list[tuple[int, int]]) -> Iterable[tuple[int, tuple[int, int]]]:
-    """Group (child, offset) pairs into (child, (first offset, last offset + 1)) runs."""
-    current, lo, hi = None, 0, 0
-    for index, offset in owned:
-        if offset < 0:
-            continue
-        if index != current:
-            if current is not None:
-                yield current, (lo, hi)
-            current, lo = index, offset
-        hi = offset + 1
-    if current is not None:
-        yield current, (lo, hi)
 
 
 def _split_marks(children: list[Token], spans: dict[int, list[tuple[int, int, str, bool]]]) -> list[Token]:
@@ -311,7 +302,7 @@ def _split_marks(children: list[Token], spans: dict[int, list[tuple[int, int, st
             continue
         quoted = sorted(spans[index])
         bounds = sorted({0, len(child.content)} | {b for lo, hi, _a, _f in quoted for b in (lo, hi)})
-        for start, end in zip(bounds, bounds[1:]):
+        for start, end in pairwise(bounds):
             if start == end:
                 continue
             cover = [(lo, -hi, anchor, first) for lo, hi, anchor, first in quoted if lo <= start and end <= hi]

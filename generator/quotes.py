@@ -6,8 +6,10 @@ spaces are ignored. Matching is case-sensitive.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
+from collections.abc import Callable
 
 _FOLD = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u2039": "'", "\u203a": "'",
@@ -15,6 +17,7 @@ _FOLD = {
     "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
 }
 _SPACE = re.compile(r"\s+")
+_LONG_SPACE = re.compile(r"\s{2,}")
 _EDGES = " '\""
 
 
@@ -41,21 +44,29 @@ def fold_quote(text: str) -> str:
     return fold(text).strip(_EDGES)
 
 
-def fold_with_map(text: str) -> tuple[str, list[int]]:
-    """The folded text, and for each of its characters the index it came from in `text`."""
+def fold_with_map(text: str) -> tuple[str, Callable[[int], int]]:
+    """The folded text, and a function from an index in it to the index it came from in `text`.
+
+    Folding maps characters one to one except runs of two or more white-space characters,
+    which become one space; only those runs shift indexes, so only they are remembered.
+    """
     translated = _typography(text)
-    out: list[str] = []
-    back: list[int] = []
-    pos = 0
-    for run in _SPACE.finditer(translated):  # each white-space run becomes one space
-        out.append(translated[pos:run.start()])
-        back.extend(range(pos, run.start()))
-        out.append(" ")
-        back.append(run.start())
-        pos = run.end()
-    out.append(translated[pos:])
-    back.extend(range(pos, len(translated)))
-    return "".join(out), back
+    folded_at: list[int] = []    # where each long run's space lands in the folded text
+    run_bounds: list[tuple[int, int]] = []
+    shift = 0
+    for run in _LONG_SPACE.finditer(translated):
+        folded_at.append(run.start() - shift)
+        run_bounds.append((run.start(), run.end()))
+        shift += run.end() - run.start() - 1
+
+    def original(index: int) -> int:
+        k = bisect.bisect_right(folded_at, index) - 1
+        if k < 0:
+            return index
+        start, end = run_bounds[k]
+        return start if index == folded_at[k] else end + (index - folded_at[k] - 1)
+
+    return _SPACE.sub(" ", translated), original
 
 
 def fold_text(plain: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .assets import Assets
 from .model import (
@@ -248,6 +248,120 @@ def view_of(site: Site) -> View:
     return _view_cache[1]
 
 
+def _badge(kind: str, value: str) -> Markup:
+    value = escape(value)
+    return Markup(f'<span class="badge {kind} {kind}-{value}">{escape(label(value))}</span>')
+
+
+class Binding:
+    """The build a Jinja environment is rendering: its site, links, view and assets.
+
+    Partials import their macros without context, so Jinja compiles and caches them once per
+    environment; a cached module keeps the globals it was made with. The globals are
+    therefore this one object's proxies and methods, re-pointed by `bind_site` for each build.
+    """
+
+    def __init__(self) -> None:
+        self.site: Site | None = None
+        self.urls: Urls | None = None
+        self.view: View | None = None
+        self.assets: Assets | None = None
+        self.fragments: dict[tuple, Any] = {}
+
+    # ---- small pieces of markup: Python, not macros, as a macro call costs tens of
+    # microseconds and a briefing's stance tables make hundreds of these calls per page
+    def actor_link(self, ident: str, at: Article | None = None) -> Markup:
+        # f-strings over escape(): Markup.format goes through string.Formatter, ten times slower
+        href = escape(self.urls.page("actor", ident))
+        return Markup(f'<a href="{href}">{escape(self.view.actor(ident, at).name)}</a>')
+
+    def actor_list(self, idents, at: Article | None = None) -> Markup:
+        return Markup(", ").join(self.actor_link(i, at) for i in idents)
+
+    @staticmethod
+    def status_badge(status: str) -> Markup:
+        return _badge("status", status)
+
+    @staticmethod
+    def stance_badge(stance: str) -> Markup:
+        return _badge("stance", stance)
+
+    @staticmethod
+    def question_badge(status: str) -> Markup:
+        return _badge("question", status)
+
+    @staticmethod
+    def draft_badge(article: Article) -> Markup:
+        return Markup(' <span class="badge draft">Draft</span>') if article.draft else Markup("")
+
+    def memo(self, key: tuple, render: Callable[..., Any], *args: Any) -> Any:
+        """render(*args), made once per build for a key: for fragments many pages repeat.
+
+        Model values in the key count by identity (they are frozen, and live as long as the
+        build's model), plain values by equality.
+        """
+        ident = tuple(k if isinstance(k, (str, int, bool, type(None))) else id(k) for k in key)
+        found = self.fragments.get(ident)
+        if found is None:
+            found = self.fragments[ident] = render(*args)
+        return found
+
+    def asset(self, name: str) -> str:
+        return self.urls.url(self.assets.asset_path(name))
+
+    def absolute(self, rel: str) -> str:
+        return absolute_url(self.site.config.base_url, self.urls, rel)
+
+    def globals(self) -> dict[str, Any]:
+        names = ("actor_link", "actor_list", "status_badge", "stance_badge", "question_badge", "draft_badge",
+                 "asset", "absolute", "memo")
+        proxies = {name: _Proxy(self, name) for name in ("site", "urls", "view")}
+        return {"config": _Proxy(self, "site", "config"), **proxies,
+                **{name: getattr(self, name) for name in names}}
+
+
+class _Proxy:
+    """Stands for an attribute of the current build (`binding.urls`), whichever build it is."""
+
+    __slots__ = ("_binding", "_path")
+
+    def __init__(self, binding: Binding, *path: str):
+        self._binding, self._path = binding, path
+
+    def _target(self) -> Any:
+        target: Any = self._binding
+        for name in self._path:
+            target = getattr(target, name)
+        return target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._target()[key]
+
+    def __iter__(self):
+        return iter(self._target())
+
+    def __bool__(self) -> bool:
+        return bool(self._target())
+
+    def __eq__(self, other: object) -> bool:
+        return self._target() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def bind_site(env: jinja2.Environment, site: Site, urls: Urls, assets: Assets) -> None:
+    """Point the environment's globals at one build's model, links and assets."""
+    binding = env.globals.get("binding")
+    if not isinstance(binding, Binding):
+        binding = Binding()
+        env.globals.update(binding.globals(), binding=binding)
+    binding.site, binding.urls, binding.view, binding.assets = site, urls, view_of(site), assets
+    binding.fragments = {}
+
+
 def _markdown() -> tuple[Callable[..., str], Callable[..., str]]:
     from .markdown import body_html, page_html
     return body_html, page_html
@@ -255,6 +369,10 @@ def _markdown() -> tuple[Callable[..., str], Callable[..., str]]:
 
 def render_page(env: jinja2.Environment, site: Site, page: PagePlan, urls: Urls, assets: Assets) -> bytes:
     """One page as UTF-8 HTML."""
+    binding = env.globals.get("binding")
+    if not isinstance(binding, Binding) or binding.site is not site or binding.urls != urls \
+            or binding.assets is not assets:
+        bind_site(env, site, urls, assets)
     template = env.get_template(page.template)
     return template.render(page_context(site, page, urls, assets)).encode("utf-8")
 
