@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 ERROR = "error"
 WARNING = "warning"
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 0x7f, 0x85]} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +32,12 @@ class Diagnostic:
     severity: str = ERROR
 
     def format(self) -> str:
+        """One line, whatever the content quoted in it: line breaks and control characters escaped."""
         place = self.path
         if self.line:
             place += f":{self.line}:{self.column or 1}"
         text = f"{place}: {self.severity}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        return (f"{text} ({self.hint})" if self.hint else text).translate(_ESCAPES)
 
     def as_json(self) -> dict:
         return {"path": self.path, "line": self.line, "column": self.column,

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import SITE_FILE, site_config
+from .config import SITE_FILE, output_problem, site_config
 from .errors import ContentError, Diagnostic
 from .model import Site, SiteConfig
 from .parse import Document, parse_document
@@ -63,8 +63,9 @@ def read_source(site_dir: Path, relative: str) -> Source | None:
 
 def read_sources(site_dir: Path) -> list[Source]:
     if not (site_dir / SITE_FILE).is_file():
-        raise ContentError(Diagnostic(SITE_FILE, 0, 0, f"no {SITE_FILE} in '{site_dir}'",
-                                      "run briefing in a site folder, pass --site DIR, or create one with briefing init DIR"))
+        raise ContentError(Diagnostic(
+            SITE_FILE, 0, 0, f"no {SITE_FILE} in '{site_dir}'",
+            "run briefing in a site folder, pass --site DIR, or create one with briefing init DIR"))
     sources = (read_source(site_dir, relative) for relative in source_paths(site_dir))
     return [s for s in sources if s is not None]
 
@@ -73,16 +74,21 @@ def parse_sources(sources: Iterable[Source]) -> list[Document]:
     return [parse_document(s.kind, s.path, s.raw) for s in sources]
 
 
-def configure(documents: Iterable[Document]) -> tuple[SiteConfig, list[Diagnostic]]:
+def configure(documents: Iterable[Document], site_dir: Path) -> tuple[SiteConfig, list[Diagnostic]]:
+    """The site's settings from site.yaml, with its problems and a refused output folder."""
     site_doc = next(d for d in documents if d.kind == "site")
     config, problems = site_config(site_doc)
+    refused = output_problem(site_dir, site_dir / config.output)
+    if refused:
+        line, column = site_doc.locate(("output",))
+        problems.append(Diagnostic(site_doc.path, line, column, refused, "set output: to a folder of its own, like _site"))
     return config, list(site_doc.diagnostics) + problems
 
 
 def load_site(site_dir: Path, *, drafts: bool = True) -> tuple[Site, list[Diagnostic]]:
     """The whole story and every problem found in it (check's pipeline, no cache)."""
     documents = parse_sources(read_sources(site_dir))
-    config, problems = configure(documents)
+    config, problems = configure(documents, site_dir)
     content = [d for d in documents if d.kind != "site"]
     site, resolve_problems = resolve(config, content, drafts=drafts)
     problems += [p for d in content for p in d.diagnostics] + resolve_problems

@@ -58,17 +58,30 @@ def plain_text(body: str) -> str:
 
 
 def references(body: str, first_line: int) -> list[tuple[str, int, int]]:
-    """Every `[[id]]` in the body's text as (id, line, column) in the file."""
+    """Every `[[id]]` in the body's text (not in code) as (id, line, column) in the file.
+
+    The place is looked up in the block's source lines, so list markers and '>' count
+    toward the column as an editor shows it.
+    """
     found = []
+    lines = body.split("\n")
     for token in markdown(False).parse(body):
-        if token.type != "inline" or "[[" not in token.content:
+        if token.type != "inline" or "[[" not in token.content or not token.map:
             continue
-        start_line = first_line + (token.map[0] if token.map else 0)
-        for match in REFERENCE.finditer(token.content):
-            before = token.content[:match.start()]
-            line = start_line + before.count("\n")
-            column = match.start() - (before.rfind("\n") + 1) + 1
-            found.append((match.group(1), line, column))
+        first, last = token.map
+        source = "\n".join(lines[first:last])
+        cursor = 0
+        for child in token.children or ():
+            if child.type != "text":
+                continue
+            for match in REFERENCE.finditer(child.content):
+                at = source.find(match.group(0), cursor)
+                if at < 0:
+                    continue
+                cursor = at + len(match.group(0))
+                before = source[:at]
+                found.append((match.group(1), first_line + first + before.count("\n"),
+                              at - (before.rfind("\n") + 1) + 1))
     return found
 
 

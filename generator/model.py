@@ -56,6 +56,9 @@ class Quote:
     verified: bool                 # found in the article's body
     date: When | None = None
     line: int = 0
+    # where it occurs: (start, end) in the body's plain text as folded for matching
+    # (quotes.fold_text); None when it was not found
+    span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

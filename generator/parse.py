@@ -16,6 +16,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from . import schema
 from .errors import ERROR, Diagnostic
 from .markdown import plain_text
+from .quotes import fold_text
 
 try:  # PyYAML's C loader, many times faster; the pure-Python one where libyaml is missing
     from yaml import CSafeLoader as YamlLoader
@@ -24,6 +25,9 @@ except ImportError:  # pragma: no cover
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_YAML_NODES = 20_000     # an alias bomb expands past this long before it hurts
+KEY = schema.KEY             # marks[path + (key, KEY)]: where a mapping's key itself is written
+_STANDARD = "tag:yaml.org,2002:"
+_SEQ, _MAP = _STANDARD + "seq", _STANDARD + "map"
 KINDS = {"article": schema.ARTICLE, "actor": schema.ACTOR_FILE, "page": schema.PAGE, "site": schema.SITE}
 
 
@@ -41,7 +45,7 @@ class Document:
     data: dict[str, Any]
     body: str = ""
     body_line: int = 0
-    text: str = ""                       # the body's plain text, blocks separated by '\n\n'
+    text: str = ""                       # the body's plain text, folded for quote search (quotes.fold_text)
     marks: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
     digest: str = ""
@@ -88,10 +92,12 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
 
     if kind in ("article", "page"):
         if not text.strip():
-            return fail("empty file", hint="an article starts with front matter between '---' lines")
+            return fail("empty file", hint=f"{'an article' if kind == 'article' else 'a page'} starts with "
+                        "front matter between '---' lines")
         front, body, yaml_line, body_line = split_front_matter(text)
         if front is None:
-            return fail("no front matter", 1, 1, "start the file with a '---' line, the YAML keys, and another '---' line")
+            return fail("no front matter", 1, 1,
+                        "start the file with a '---' line, the YAML keys, and another '---' line")
         if body is None:
             return fail("front matter is not closed", 1, 1, "end it with a line of three dashes: ---")
     else:
@@ -115,7 +121,7 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
     except schema.Invalid:
         data = {}
     problems.extend(ctx.diagnostics)
-    return Document(kind, path, data, body, body_line, plain_text(body) if body else "", marks,
+    return Document(kind, path, data, body, body_line, fold_text(plain_text(body)) if body else "", marks,
                     tuple(problems), digest(raw))
 
 
@@ -160,13 +166,24 @@ def load_yaml(text: str, line_offset: int, marks: dict) -> Any:
         line = mark.line + 1 + line_offset if mark else 0
         column = mark.column + 1 if mark else 0
         message = f"YAML syntax: {exc.problem or exc.context}"
+        if exc.context and exc.problem and exc.problem.startswith("but "):
+            message = f"YAML syntax: {exc.context}, {exc.problem}"  # 'expected …, but found …'
         lines = text.split("\n")
         bad_line = lines[mark.line] if mark and mark.line < len(lines) else ""
         if "\t" in bad_line[:len(bad_line) - len(bad_line.lstrip())] or "'\\t'" in str(exc.problem):
             hint = "YAML indentation must use spaces, not tabs"
+        elif exc.context and exc.problem and not exc.problem.startswith("but "):
+            hint = exc.context
+            if exc.context_mark and mark and exc.context_mark.line != mark.line:
+                hint += f" started at line {exc.context_mark.line + 1 + line_offset}"
         else:
-            hint = exc.context if exc.context and exc.problem else ""
+            hint = ""
         raise YamlProblem(message, line, column, hint) from exc
+    except yaml.reader.ReaderError as exc:
+        before = text[:exc.position]
+        line, column = before.count("\n") + 1 + line_offset, exc.position - (before.rfind("\n") + 1) + 1
+        raise YamlProblem(f"YAML cannot hold the character U+{exc.character:04X}", line, column,
+                          "remove it") from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(f"YAML: {exc}", line_offset + 1, 1) from exc
     finally:
@@ -197,6 +214,10 @@ class _Builder:
         if isinstance(node, ScalarNode):
             self.marks.setdefault(path, self.place(node))
             return self.scalar(node)
+        if node.tag not in (_SEQ, _MAP):
+            what = "list" if isinstance(node, SequenceNode) else "mapping"
+            raise YamlProblem(f"unsupported YAML tag '{_tag_name(node.tag)}' on a {what}", *self.place(node),
+                              hint="remove the tag; plain values are enough")
         if isinstance(node, SequenceNode):
             self.marks.setdefault(path, self.place(node))
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
@@ -209,6 +230,7 @@ class _Builder:
                 key = self.scalar(key_node)
                 if not isinstance(key, str):
                     key = str(key).lower() if isinstance(key, bool) else str(key)
+                self.marks.setdefault(path + (key, KEY), self.place(key_node))
                 if key in out:
                     raise YamlProblem(f"duplicate key '{key}'", *self.place(key_node),
                                       hint="each key may appear once in a mapping")
@@ -222,15 +244,24 @@ class _Builder:
     def scalar(self, node: ScalarNode) -> Any:
         if node.tag == "tag:yaml.org,2002:str":
             return node.value
+        if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+            return node.value  # YAML 1.2: `country: NO` is Norway; schema.Bool still takes yes/no
+        if node.tag == _STANDARD + "merge":
+            raise YamlProblem("YAML merge keys ('<<') are not supported", *self.place(node),
+                              hint="write the keys out")
         construct = self.constructor.yaml_constructors.get(node.tag)
         if construct is None:
-            raise YamlProblem(f"unsupported YAML tag '{node.tag}'", *self.place(node),
+            raise YamlProblem(f"unsupported YAML tag '{_tag_name(node.tag)}'", *self.place(node),
                               hint="remove the tag; plain values are enough")
         try:
             return construct(self.constructor, node)
-        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+        except Exception as exc:  # PyYAML's constructors fail in many ways on explicit tags
             if node.tag.endswith("timestamp"):
                 return node.value  # looks like a date but is none; the schema says so at its key
-            what = "value"
-            raise YamlProblem(f"bad {what} '{node.value}': {exc}", *self.place(node),
-                              ) from exc
+            raise YamlProblem(f"bad {_tag_name(node.tag)} value '{node.value}'", *self.place(node),
+                              hint="remove the tag, or write a value of that type") from exc
+
+
+def _tag_name(tag: str) -> str:
+    """'!!python/object' as the author wrote it, not 'tag:yaml.org,2002:python/object'."""
+    return "!!" + tag.removeprefix(_STANDARD) if tag.startswith(_STANDARD) else tag

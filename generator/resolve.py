@@ -37,8 +37,8 @@ from .model import (
     When,
 )
 from .parse import Document
-from .quotes import find_quote, quote_anchor
-from .schema import ID_RE
+from .quotes import find_quote, fold_quote, quote_anchor
+from .schema import ID_HINT, ID_RE
 from .urls import SECTIONS
 
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
@@ -136,8 +136,8 @@ class Resolver:
         for doc in self.registry:
             ident = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             if not ID_RE.match(ident):
-                self.problems.at(doc, (), f"invalid actor id '{ident}' (from the file name)",
-                                 "name actor files like mark-rutte.yaml: lowercase letters, digits, hyphens")
+                self.problems.at(doc, (), f"the file name '{ident}' is not a valid actor id",
+                                 "rename the file: " + ID_HINT)
                 continue
             if not doc.data.get("name"):
                 continue  # parse reported the missing name
@@ -194,9 +194,10 @@ class Resolver:
 
         seen_actors: set[str] = set()
         articles: list[Article] = []
+        self.first_defined: dict[str, Actor] = {}
         for when, slug, doc in entries:
             articles.append(self.resolve_article(doc, slug, when, seen_actors))
-        articles = self.link_neighbours(articles)
+        articles = self.link_neighbours([self.backfill_actors(a) for a in articles])
 
         actors = {ident: state.freeze() for ident, state in self.actors.items() if state.name}
         proposals = {p.id: self.freeze_proposal(p) for p in self.proposals.values() if p.title}
@@ -211,10 +212,12 @@ class Resolver:
         for _when, slug, doc in entries:
             if not ID_RE.match(slug):
                 self.problems.at(doc, ("slug",) if doc.data.get("slug") else (),
-                                 f"invalid slug '{slug}'", "set slug: with lowercase letters, digits and hyphens")
+                                 f"invalid slug '{slug}'",
+                                 ID_HINT if doc.data.get("slug") else "rename the file or set a slug; " + ID_HINT)
             elif slug in first:
-                self.problems.at(doc, ("slug",), f"two articles have the slug '{slug}': this one and {first[slug].path}",
-                                 "give one of them another slug:")
+                self.problems.at(doc, ("slug",),
+                                 f"two articles have the slug '{slug}': this one and {first[slug].path}",
+                                 "give one of them another slug")
             else:
                 first[slug] = doc
 
@@ -236,6 +239,8 @@ class Resolver:
                                     "give its name: here or in content/actors/" + ident + ".yaml")
                     state = self.actors[ident] = ActorState(ident, "", {}, [], doc.path)
                 self.refine(state, item, doc, ("actors", i))
+                if state.name and ident not in self.first_defined:
+                    self.first_defined[ident] = state.freeze()
             else:
                 ident = item
                 if not self.check_actor(doc, ("actors", i), ident):
@@ -256,7 +261,9 @@ class Resolver:
         events = tuple(self.resolve_event(doc, slug, i, e) for i, e in enumerate(data.get("events") or ())
                        if e.get("date") and e.get("title"))
         source = data.get("source") or {}
-        snapshot = tuple(self.actors[i].freeze() for i in listed if i in self.actors and self.actors[i].name)
+        # an actor defined inline only by a later article is filled in by backfill_actors
+        snapshot = tuple(self.actors[i].freeze() if i in self.actors and self.actors[i].name else Actor(i, "")
+                         for i in listed)
         return Article(
             slug=slug, path=doc.path, title=data.get("title") or slug, date=when,
             updated=to_when(data["updated"], self.zone) if data.get("updated") else None,
@@ -272,20 +279,29 @@ class Resolver:
                             tuple(changes["opened"]), tuple(changes["answered"]), tuple(changes["reopened"])),
         )
 
-    def verify(self, doc: Document, path: tuple, text: str) -> bool:
-        if find_quote(text, doc.text) >= 0:
-            return True
+    def backfill_actors(self, article: Article) -> Article:
+        """An actor listed by id before the article that defines it inline shows as first defined."""
+        if all(a.name for a in article.actors):
+            return article
+        actors = (a if a.name else self.first_defined.get(a.id) for a in article.actors)
+        return replace(article, actors=tuple(a for a in actors if a))
+
+    def verify(self, doc: Document, path: tuple, text: str) -> tuple[int, int] | None:
+        """Where a quote occurs in the article's folded text, or None (and a warning)."""
+        at = find_quote(text, doc.text)
+        if at >= 0:
+            return at, at + len(fold_quote(text))
         self.problems.at(doc, path, f"quote not found in the article's text: '{text[:60]}'",
-                         "quote the body word for word (typographic quotes, dashes and spaces may differ)",
+                         "quote the body word for word; typographic quotes, dashes and spaces may differ",
                          WARNING)
-        return False
+        return None
 
     def resolve_quote(self, doc: Document, slug: str, when: When, i: int, data: dict) -> Quote:
         self.check_actor(doc, ("quotes", i, "actor"), data["actor"])
-        verified = self.verify(doc, ("quotes", i, "text"), data["text"])
+        span = self.verify(doc, ("quotes", i, "text"), data["text"])
         date = to_when(data["date"], self.zone) if data.get("date") else when
-        return Quote(data["actor"], data["text"], slug, quote_anchor(data["text"]), verified, date,
-                     doc.locate(("quotes", i))[0])
+        return Quote(data["actor"], data["text"], slug, quote_anchor(data["text"]), span is not None, date,
+                     doc.locate(("quotes", i))[0], span)
 
     def resolve_event(self, doc: Document, slug: str, i: int, data: dict) -> Event:
         actors = []
@@ -326,9 +342,9 @@ class Resolver:
                 continue
             quote = None
             if pos.get("quote"):
-                verified = self.verify(doc, ppath + ("quote",), pos["quote"])
-                quote = Quote(pos["actor"], pos["quote"], slug, quote_anchor(pos["quote"]), verified, when,
-                              doc.locate(ppath + ("quote",))[0])
+                span = self.verify(doc, ppath + ("quote",), pos["quote"])
+                quote = Quote(pos["actor"], pos["quote"], slug, quote_anchor(pos["quote"]), span is not None, when,
+                              doc.locate(ppath + ("quote",))[0], span)
             position = Position(pos["actor"], pos["stance"], slug, when, pos.get("note") or "",
                                 pos.get("condition") or "", quote)
             before = state.stances.get(pos["actor"])
@@ -427,7 +443,7 @@ class Resolver:
             slug = doc.data.get("slug") or stem
             if not ID_RE.match(slug):
                 self.problems.at(doc, ("slug",), f"invalid page slug '{slug}'",
-                                 "use lowercase letters, digits and hyphens")
+                                 ID_HINT if doc.data.get("slug") else "rename the file or set a slug; " + ID_HINT)
                 continue
             if slug in SECTIONS or slug in ("page",):
                 self.problems.at(doc, ("slug",), f"the page slug '{slug}' collides with the site's /{slug}/ section",
@@ -475,8 +491,10 @@ class Resolver:
             events=tuple(events), pages=pages, tags={t: tuple(s) for t, s in sorted(tags.items())},
             by_slug={a.slug: a for a in articles},
             actor_articles={k: tuple(v) for k, v in actor_articles.items()},
-            actor_quotes={k: tuple(reversed(v)) for k, v in actor_quotes.items()},
-            actor_events={k: tuple(sorted(v, key=lambda e: (e.date.at, order[e.article]))) for k, v in actor_events.items()},
+            actor_quotes={k: tuple(sorted(v, key=lambda q: (q.date.at, order[q.article]), reverse=True))
+                          for k, v in actor_quotes.items()},  # newest first; one article's in its order
+            actor_events={k: tuple(sorted(v, key=lambda e: (e.date.at, order[e.article])))
+                          for k, v in actor_events.items()},
             actor_questions={k: tuple(v) for k, v in actor_questions.items()},
             members={k: tuple(sorted(v)) for k, v in members.items()},
         )

@@ -16,6 +16,8 @@ from .model import ACTOR_KINDS, CONFIDENCES, QUESTION_STATUSES, STANCES, STATUSE
 
 ID_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"
 ID_RE = re.compile(ID_PATTERN + r"\Z")
+ID_HINT = "use lowercase letters, digits and single hyphens, like 'mark-rutte'"
+KEY = None  # a last path part meaning "the key itself": ('source', 'nmae', KEY) is where 'nmae' is written
 
 Path = tuple  # a key path into the front matter: ('proposals', 0, 'positions', 1, 'actor')
 
@@ -95,10 +97,9 @@ class Id(Type):
 
     def check(self, value, path, ctx):
         if not isinstance(value, str):
-            raise self.fail(ctx, path, f"an {self.what} (text)", value)
+            raise self.fail(ctx, path, f"{'an' if self.what[0] in 'aeiou' else 'a'} {self.what} (text)", value)
         if not ID_RE.match(value):
-            ctx.report(path, f"invalid {self.what} '{value}'",
-                       "use lowercase letters, digits and single hyphens, like 'mark-rutte'")
+            ctx.report(path, f"invalid {self.what} '{value}'", ID_HINT)
             raise Invalid()
         return value
 
@@ -123,10 +124,15 @@ class Enum(Type):
         return {"enum": list(self.values)}
 
 
+_YAML11_BOOLS = {"yes": True, "on": True, "no": False, "off": False}
+
+
 class Bool(Type):
     def check(self, value, path, ctx):
         if isinstance(value, bool):
             return value
+        if isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+            return _YAML11_BOOLS[value.lower()]
         raise self.fail(ctx, path, "true or false", value)
 
     def json_schema(self):
@@ -140,6 +146,9 @@ class Int(Type):
     def check(self, value, path, ctx):
         if isinstance(value, int) and not isinstance(value, bool) and value >= self.low:
             return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            ctx.report(path, f"'{_name(path)}' must be a whole number from {self.low}, not {value}")
+            raise Invalid()
         raise self.fail(ctx, path, f"a whole number from {self.low}", value)
 
     def json_schema(self):
@@ -171,7 +180,7 @@ class Url(Type):
         if not isinstance(value, str):
             raise self.fail(ctx, path, "a URL", value)
         value = value.strip()
-        if not re.match(r"https?://[^\s/]+", value, re.IGNORECASE) or any(c in value for c in '<>"\'` '):
+        if not re.match(r"https?://[^\s/]+", value, re.IGNORECASE) or re.search(r"[\s<>\"'`\x00-\x1f\x7f]", value):
             ctx.report(path, f"'{_name(path)}' must be an http(s) URL, not '{value[:80]}'",
                        "write the full address, starting with https://")
             raise Invalid()
@@ -235,15 +244,20 @@ class Record(Type):
 
     def check(self, value, path, ctx):
         if not isinstance(value, dict):
+            if not path:  # the whole file: name it by what it is
+                ctx.report(path, f"{self.name} must be a mapping of keys to values, not {_describe(value)}")
+                raise Invalid()
             raise self.fail(ctx, path, "a mapping of keys to values", value)
         out: dict[str, Any] = {}
         for key, item in value.items():
             spec = self.fields.get(key)
             if spec is None:
-                ctx.report(path + (key,), f"unknown key '{key}' in {self.name}",
+                ctx.report(path + (key, KEY), f"unknown key '{key}' in {self.name}",
                            did_you_mean(str(key), self.fields), WARNING)
                 continue
-            if item is None and not spec.required:
+            if item is None:  # `key:` with nothing after it
+                if spec.required:
+                    out[key] = None  # said below: 'key' is empty
                 continue
             try:
                 out[key] = spec.type.check(item, path + (key,), ctx)
