@@ -1,0 +1,53 @@
+"""Playwright fixtures driving the machine's Chromium (never a downloaded browser).
+
+Use them from a test module with `from support.browser import browser, page  # noqa: F401`,
+or list `support.browser` in a conftest's `pytest_plugins`. Tests that use them are marked
+`@pytest.mark.browser`; they are skipped when Playwright or the browser is missing.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("BRIEFING_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the whole session."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no browser at {CHROMIUM}")
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    playwright = sync_api.sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh page in its own context (no shared cookies or cache); console errors are kept in
+    `page.console_errors` for the test to check."""
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
