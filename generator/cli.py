@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -61,7 +62,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         result = Engine(site_dir, drafts=False).build()
         diagnostics += strictly(result.diagnostics, strict)
         if result.ok:
-            diagnostics += check_links(result.files, site.config.base_path)
+            diagnostics += check_links(result.files, site.config.base_path, site_url=site.config.base_url)
     failed = any(d.severity == ERROR for d in diagnostics)
     if args.format == "json":
         errors = sum(d.severity == ERROR for d in diagnostics)
@@ -113,6 +114,74 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"built {pages} pages, {len(result.files)} files in {result.seconds:.2f} s: "
               f"{len(report.written)} written, {report.unchanged} unchanged, {len(report.removed)} removed -> {out}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .engine import Engine
+    from .serve import ServeError, serve
+
+    site_dir = site_folder(args)
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535, not {args.port}")
+    # drafts shown (with a DRAFT banner); no forked workers, as the server runs threads
+    engine = Engine(site_dir, drafts=True, base_url=check_base_url(args.base_url), parallel=False)
+    try:
+        serve(engine, site_dir, args.host, args.port, open_browser=args.open)
+    except ServeError as exc:
+        print(f"briefing serve: {exc}", file=sys.stderr)
+        return EXIT_CONTENT
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .engine import Engine
+    from .linkcheck import check_links
+    from .publish import GitTarget, PublishError, parse_target, publish_to_folder, publish_to_git, rollback_folder
+    from .write import write_output
+
+    try:
+        target = parse_target(args.to)
+    except PublishError as exc:
+        raise UsageError(str(exc)) from None
+    if args.keep < 1:
+        raise UsageError(f"--keep must be at least 1, not {args.keep}")
+    try:
+        if args.rollback:
+            if isinstance(target, GitTarget):
+                raise UsageError("--rollback works on folder targets; for git, push an earlier commit of the branch")
+            report = rollback_folder(target, dry_run=args.dry_run)
+        else:
+            site_dir = site_folder(args)
+            engine = Engine(site_dir, drafts=False, base_url=check_base_url(args.base_url), strict=args.strict)
+            result = engine.build()
+            print_diagnostics(result.diagnostics)
+            if not result.ok:
+                print("publish stopped: fix the errors above; nothing was published", file=sys.stderr)
+                return EXIT_CONTENT
+            config = engine.site.config
+            broken = check_links(result.files, config.base_path, site_url=config.base_url)
+            if broken:
+                print_diagnostics(broken)
+                print("publish stopped: fix the broken links above (briefing check --links shows them); "
+                      "nothing was published", file=sys.stderr)
+                return EXIT_CONTENT
+            with tempfile.TemporaryDirectory(prefix="briefing-publish-") as staging:
+                write_output(Path(staging), result.files)
+                if isinstance(target, GitTarget):
+                    report = publish_to_git(Path(staging), target.remote, target.branch, cname=config.domain,
+                                            dry_run=args.dry_run, repo=site_dir)
+                else:
+                    report = publish_to_folder(Path(staging), target, keep=args.keep, dry_run=args.dry_run)
+    except PublishError as exc:
+        print(f"briefing publish: {exc}", file=sys.stderr)
+        return EXIT_CONTENT
+    if args.dry_run:
+        for line in report.details():
+            print(line)
+    print(report.summary())
     return EXIT_OK
 
 
@@ -174,6 +243,25 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="print only problems")
     build.set_defaults(run=cmd_build)
 
+    serve = commands.add_parser("serve", help="preview the site, rebuilding and reloading on every save")
+    serve.add_argument("--site", default=".", help="site folder (default: .)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; ::1 for IPv6)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; the next free one if taken)")
+    serve.add_argument("--base-url", help="override site.yaml's base_url; the preview lives under its path")
+    serve.add_argument("--open", action="store_true", help="open the preview in a browser")
+    serve.set_defaults(run=cmd_serve)
+
+    publish = commands.add_parser("publish", help="build, check links, and publish to a folder or a git branch")
+    publish.add_argument("--to", required=True, metavar="TARGET",
+                         help="a folder (kept as a symlink to releases) or git:REMOTE[#BRANCH] (default branch gh-pages)")
+    publish.add_argument("--site", default=".", help="site folder (default: .)")
+    publish.add_argument("--base-url", help="override site.yaml's base_url")
+    publish.add_argument("--dry-run", action="store_true", help="show what would be added, changed and removed")
+    publish.add_argument("--rollback", action="store_true", help="point a folder target back at its previous release")
+    publish.add_argument("--keep", type=int, default=5, help="releases kept beside a folder target (default: 5)")
+    publish.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    publish.set_defaults(run=cmd_publish)
+
     init = commands.add_parser("init", help="create a new site that builds at once")
     init.add_argument("folder")
     init.add_argument("--title", default="My Briefing")
@@ -206,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONTENT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `briefing schema | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,7 +131,7 @@ class Engine:
 
     def _run(self, started: float, *, everything: bool) -> BuildResult:
         documents = sorted(self.documents.values(), key=lambda d: d.path)
-        config, problems = configure(documents)
+        config, problems = configure(documents, self.site_dir)
         if self.base_url is not None:
             config = replace(config, base_url=self.base_url if self.base_url.endswith("/") else self.base_url + "/")
         content = [d for d in documents if d.kind != "site"]
