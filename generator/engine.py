@@ -22,13 +22,15 @@ from .config import SITE_FILE
 from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
 from .load import Source, configure, kind_of, read_source, read_sources
+from .markdown import REFERENCE
 from .model import Site
 from .parallel import map_forked
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
+from .quotes import find_quote
 from .render import make_environment, render_page
 from .resolve import resolve
-from .urls import Urls
+from .urls import Urls, output_file, page_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ class Engine:
         self.env: jinja2.Environment | None = None
         self.assets: Assets | None = None
         self.base_path = "/"
+        self.diagnostics: tuple[Diagnostic, ...] = ()   # the last good run's warnings
+        self.last_ok = False
 
     # ------------------------------------------------------------------ runs
     def build(self) -> BuildResult:
@@ -119,11 +123,53 @@ class Engine:
                 self.documents.pop(relative, None)
             else:
                 reparse.append(source)
+        if len(reparse) == 1 and not everything:
+            fast = self._body_only_update(reparse[0], started)
+            if fast is not None:
+                return fast
         for source in reparse:  # a handful of files: the disk cache would cost more than it saves
             self.documents[source.path] = parse_document(source.kind, source.path, source.raw)
         if SITE_FILE not in self.documents:
             return self.build()  # site.yaml gone: let read_sources say so
         return self._run(started, everything=everything)
+
+    def _body_only_update(self, source: Source, started: float) -> BuildResult | None:
+        """The common edit while writing: an article's text changed, its front matter did not.
+
+        Then the story is unchanged but for that article's body, so the model is patched and
+        only its briefing page is rendered again. None when the edit is anything more (front
+        matter, a quote found elsewhere or no longer, other [[references]]): the caller then
+        runs the whole pipeline.
+        """
+        old, site = self.documents.get(source.path), self.site
+        if old is None or site is None or source.kind != "article" or not self.last_ok:
+            return None
+        new = parse_document(source.kind, source.path, source.raw)
+        if (new.data, new.marks, new.diagnostics) != (old.data, old.marks, old.diagnostics):
+            return None
+        article = next((a for a in site.articles if a.path == source.path), None)
+        if article is None or set(REFERENCE.findall(old.body)) != set(REFERENCE.findall(new.body)):
+            return None
+        quotes = [*article.quotes, *(p.quote for u in article.proposals for p in u.positions if p.quote)]
+        for quote in quotes:
+            at = find_quote(quote.text, new.text)
+            if (at if at >= 0 else None) != (quote.span[0] if quote.span else None):
+                return None
+        patched = replace(article, body=new.body, body_line=new.body_line)
+        new_site = replace(site, articles=tuple(patched if a is article else a for a in site.articles),
+                           by_slug={**site.by_slug, article.slug: patched})
+        output = output_file(page_path("briefing", article.slug))
+        try:
+            html = render_page(self.env, new_site, self.plans[output], Urls(new_site.config.base_path), self.assets)
+        except jinja2.TemplateError as exc:
+            return self._failed([template_diagnostic(exc, self.site_dir)], started)
+        self.documents[source.path] = new
+        self.site = new_site
+        self.pages[output] = html
+        changed = frozenset() if self.files.get(output) == html else frozenset({output})
+        self.files = {**self.files, output: html}
+        return BuildResult(True, self.diagnostics, self.files, changed, frozenset(),
+                           time.perf_counter() - started, 1)
 
     # ------------------------------------------------------------------ stages
     def _parse(self, sources: list[Source]) -> list[Document]:
@@ -156,6 +202,7 @@ class Engine:
         changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
         removed = frozenset(set(previous) - set(files))
         self.site, self.files = site, files
+        self.diagnostics, self.last_ok = tuple(diagnostics), True
         self.base_path = config.base_path
         return BuildResult(True, tuple(diagnostics), files, changed, removed,
                            time.perf_counter() - started, rendered)
@@ -194,6 +241,7 @@ class Engine:
         return files, rendered
 
     def _failed(self, diagnostics: Iterable[Diagnostic], started: float) -> BuildResult:
+        self.last_ok = False  # the next run goes the whole way, so the model matches the files again
         return BuildResult(False, tuple(diagnostics), self.files, frozenset(), frozenset(),
                            time.perf_counter() - started)
 

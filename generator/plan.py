@@ -206,8 +206,22 @@ def _actors_shown_in_index(site: Site) -> set[str]:
 
 
 def _proposals_with_stance(site: Site, actor: str) -> list[str]:
-    return [pid for pid, proposal in site.proposals.items()
-            if any(h.actor == actor for h in proposal.stances) or actor in proposal.proposed_by]
+    return _stance_index(site).get(actor, [])
+
+
+_stance_cache: tuple[Site, dict[str, list[str]]] | None = None
+
+
+def _stance_index(site: Site) -> dict[str, list[str]]:
+    """Actor id -> the proposals it took a stance on or proposed, built once per model."""
+    global _stance_cache
+    if _stance_cache is None or _stance_cache[0] is not site:
+        index: dict[str, list[str]] = {}
+        for pid, proposal in site.proposals.items():
+            for actor in dict.fromkeys([h.actor for h in proposal.stances] + list(proposal.proposed_by)):
+                index.setdefault(actor, []).append(pid)
+        _stance_cache = (site, index)
+    return _stance_cache[1]
 
 
 def _entity_keys(kind: str, idents: Iterable[str]) -> set[str]:
