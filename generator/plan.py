@@ -82,7 +82,8 @@ def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
 
     plans.append(_page("actors", "", _entity_keys("actor", _actors_shown_in_index(site))))
     plans.append(_page("proposals", "", _entity_keys("proposal", site.proposals)))
-    plans.append(_page("questions", "", _entity_keys("question", site.questions)))
+    raisers = {a for q in site.questions.values() for a in q.raised_by}  # named beside each question
+    plans.append(_page("questions", "", _entity_keys("question", site.questions) | _entity_keys("actor", raisers)))
     timeline_actors = {a for e in site.events for a in e.actors}
     plans.append(_page("timeline", "", {"events"} | _entity_keys("actor", timeline_actors)))
     plans.append(_page("tags", "", {"tags"}))

@@ -180,6 +180,12 @@ class View:
                 found.append((proposal, history))
         return sorted(found, key=lambda ph: (self._last_seen(ph[0]), ph[0].id), reverse=True)
 
+    @staticmethod
+    def count_stances(rows: list[StanceRow]) -> list[tuple[str, int]]:
+        """How many of these rows hold each stance, in the order of STANCES."""
+        held = [row.position.stance for row in rows]
+        return [(stance, held.count(stance)) for stance in STANCES if stance in held]
+
     def stance_counts(self, proposal: Proposal) -> list[tuple[str, int]]:
         """How many actors currently hold each stance, in the order of STANCES."""
         current = [h.current.stance for h in proposal.stances]
