@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,19 +98,42 @@ def check_base_url(value: str | None) -> str | None:
     return value
 
 
+def configured_output(site_dir: Path) -> str:
+    """site.yaml's `output`, read without building (for the freshness check); '_site' if unsure."""
+    from .parse import parse_document
+
+    try:
+        doc = parse_document("site", "site.yaml", (site_dir / "site.yaml").read_bytes())
+    except OSError:
+        return "_site"
+    return doc.data.get("output") or "_site"
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    from .config import output_problem
     from .engine import Engine
+    from .freshness import inputs_digest, is_fresh
+    from .load import read_sources
     from .write import write_output
 
     site_dir = site_folder(args)
-    engine = Engine(site_dir, drafts=args.drafts, base_url=check_base_url(args.base_url), strict=args.strict)
-    result = engine.build()
+    started = time.perf_counter()
+    base_url = check_base_url(args.base_url)
+    sources = read_sources(site_dir)
+    inputs = inputs_digest(site_dir, sources, ("build", args.drafts, base_url, args.strict, args.out))
+    configured = Path(args.out) if args.out else site_dir / configured_output(site_dir)
+    if is_fresh(configured, inputs) and not output_problem(site_dir, configured):
+        if not args.quiet:
+            print(f"nothing changed since the last build ({time.perf_counter() - started:.2f} s) -> {configured}")
+        return EXIT_OK
+    engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict)
+    result = engine.build(sources)
     print_diagnostics(result.diagnostics)
     if not result.ok:
         print("build failed: nothing was written", file=sys.stderr)
         return EXIT_CONTENT
     out = output_folder(args, site_dir, engine.site.config.output)
-    report = write_output(out, result.files)
+    report = write_output(out, result.files, inputs=inputs)
     pages = sum(1 for p in result.files if p.endswith(".html"))
     if not args.quiet:
         print(f"built {pages} pages, {len(result.files)} files in {result.seconds:.2f} s: "
@@ -253,7 +277,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     publish = commands.add_parser("publish", help="build, check links, and publish to a folder or a git branch")
     publish.add_argument("--to", required=True, metavar="TARGET",
-                         help="a folder (kept as a symlink to releases) or git:REMOTE[#BRANCH] (default branch gh-pages)")
+                         help="a folder (a symlink to releases kept beside it) or git:REMOTE[#BRANCH] "
+                              "(default branch gh-pages)")
     publish.add_argument("--site", default=".", help="site folder (default: .)")
     publish.add_argument("--base-url", help="override site.yaml's base_url")
     publish.add_argument("--dry-run", action="store_true", help="show what would be added, changed and removed")

@@ -86,11 +86,11 @@ class Engine:
         self.last_ok = False
 
     # ------------------------------------------------------------------ runs
-    def build(self) -> BuildResult:
-        """Everything from the disk up, reusing parse results cached by content hash."""
+    def build(self, sources: list[Source] | None = None) -> BuildResult:
+        """Everything from the disk up (or from `sources` already read), reusing cached parse results."""
         started = time.perf_counter()
         try:
-            sources = read_sources(self.site_dir)
+            sources = read_sources(self.site_dir) if sources is None else sources
         except ContentError as exc:
             return self._failed(exc.diagnostics, started)
         self.documents = {d.path: d for d in self._parse(sources)}

@@ -50,6 +50,13 @@ def read_manifest(out_dir: Path) -> dict[str, str]:
         return {}
 
 
+def read_manifest_field(out_dir: Path, name: str) -> object:
+    try:
+        return json.loads((out_dir / MANIFEST).read_text("utf-8")).get(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix="~")
@@ -66,8 +73,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_output(out_dir: Path, files: Mapping[str, bytes]) -> WriteReport:
-    """Make `out_dir` hold `files`: write what changed, remove what earlier builds wrote and this one did not."""
+def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "") -> WriteReport:
+    """Make `out_dir` hold `files`: write what changed, remove what earlier builds wrote and this one did not.
+
+    `inputs` (freshness.inputs_digest) is recorded so the next build can tell nothing changed.
+    """
     targets = {relative: safe_output_path(out_dir, relative) for relative in files}
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(out_dir)
@@ -93,8 +103,8 @@ def write_output(out_dir: Path, files: Mapping[str, bytes]) -> WriteReport:
         except FileNotFoundError:
             pass
         _remove_empty_parents(target.parent, out_dir)
-    atomic_write(out_dir / MANIFEST, json.dumps({"generator": "briefing", "files": dict(sorted(hashes.items()))},
-                                                indent=0).encode("utf-8"))
+    manifest = {"generator": "briefing", "inputs": inputs, "files": dict(sorted(hashes.items()))}
+    atomic_write(out_dir / MANIFEST, json.dumps(manifest, indent=0).encode("utf-8"))
     return WriteReport(tuple(written), len(files) - len(written), tuple(removed))
 
 

@@ -254,3 +254,22 @@ def test_cache_is_used_and_invalidated_by_content(tmp_path):
     edit(article, "title:", "title: Changed —")
     changed = Engine(site).build()
     assert changed.files != first.files
+
+
+def test_a_rebuild_with_nothing_changed_stops_early(tmp_path, capsys):
+    site = copy_site("history", tmp_path)
+    out = tmp_path / "out"
+    args = ["build", "--site", str(site), "--out", str(out)]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("nothing changed")
+    (out / "index.html").unlink()                       # a file the build wrote went missing
+    assert main(args) == 0
+    assert "1 written" in capsys.readouterr().out
+    (site / "templates").mkdir(exist_ok=True)           # a template override appears
+    (site / "templates" / "404.html").write_text('{% extends "theme/404.html" %}')
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("built ")
+    assert main(args + ["--drafts"]) == 0                # other options, other output
+    assert capsys.readouterr().out.startswith("built ")

@@ -1,0 +1,49 @@
+"""Is the output folder already what a build would write? Then a rebuild has nothing to do.
+
+A build records one digest of everything that decides its output (every source file's
+bytes, the templates and static files of the site and the theme, the generator's own code,
+and the options) in the output's manifest. The next build compares: when nothing changed and
+every file it wrote is still there, it stops after reading the sources (Make's rule, on
+content instead of times).
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from .load import Source
+from .render import theme_dirs
+from .write import read_manifest, read_manifest_field
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _tree(hasher, folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            hasher.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            hasher.update(path.read_bytes() + b"\0")
+
+
+def inputs_digest(site_dir: Path, sources: Iterable[Source], options: Iterable[object]) -> str:
+    hasher = hashlib.blake2b(digest_size=20)
+    hasher.update(repr(tuple(options)).encode())
+    for source in sources:
+        hasher.update(source.path.encode() + b"\0")
+        hasher.update(hashlib.blake2b(source.raw, digest_size=16).digest())
+    templates, static = theme_dirs()
+    for folder in (site_dir / "templates", site_dir / "static", templates, static):
+        _tree(hasher, folder)
+    for path in sorted(_PACKAGE.glob("*.py")) + sorted(_PACKAGE.glob("*.js")):
+        hasher.update(path.read_bytes())
+    return hasher.hexdigest()
+
+
+def is_fresh(out_dir: Path, digest: str) -> bool:
+    """True when the last build into `out_dir` had these inputs and its files are all there."""
+    if read_manifest_field(out_dir, "inputs") != digest:
+        return False
+    return all((out_dir / relative).is_file() for relative in read_manifest(out_dir))
