@@ -250,7 +250,8 @@ def _fsync_folder(folder: Path) -> None:
 def publish_to_folder(source: Path, target: Path, *, keep: int = 5, dry_run: bool = False) -> PublishReport:
     """Publish the built site in `source` as a new release at `target` (a symbolic link).
 
-    The last `keep` releases stay in `<target>.releases/` for `rollback_folder`.
+    The last `keep` releases stay in `<target>.releases/` for `rollback_folder`. When the live
+    release already holds exactly this site, nothing is made and the report says so.
     """
     if keep < 1:
         raise PublishError(f"keep must be at least 1 (got {keep}): the live release is always kept")
@@ -269,6 +270,10 @@ def publish_to_folder(source: Path, target: Path, *, keep: int = 5, dry_run: boo
         added, changed, removed, unchanged = _diff(files, _site_files(current) if current else {})
         if current is not None and current.resolve().parent != releases.resolve():
             current = None  # not one of our releases: never hard-link to files someone else may edit
+        if current is not None and not (added or changed or removed):
+            # The live release already is this site: a copy of it would only push an older,
+            # different release out of the kept ones, and make a rollback a no-op.
+            return PublishReport(str(target), release=current.name)
         for leftover in releases.glob(_INCOMING_PREFIX + "*"):  # from a publish that was killed
             shutil.rmtree(leftover, ignore_errors=True)
         name = _next_release_name(releases)
