@@ -133,7 +133,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         print("build failed: nothing was written", file=sys.stderr)
         return EXIT_CONTENT
     out = output_folder(args, site_dir, engine.site.config.output)
+    writing = time.perf_counter()
     report = write_output(out, result.files, inputs=inputs)
+    if args.timings:
+        stages = dict(engine.timings, write=time.perf_counter() - writing)
+        print("timings: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stages.items()), file=sys.stderr)
     pages = sum(1 for p in result.files if p.endswith(".html"))
     if not args.quiet:
         print(f"built {pages} pages, {len(result.files)} files in {result.seconds:.2f} s: "
@@ -265,6 +269,7 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--drafts", action="store_true", help="include draft articles")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors")
     build.add_argument("--quiet", action="store_true", help="print only problems")
+    build.add_argument("--timings", action="store_true", help="print how long each stage took")
     build.set_defaults(run=cmd_build)
 
     serve = commands.add_parser("serve", help="preview the site, rebuilding and reloading on every save")

@@ -8,6 +8,7 @@ caller writes `files` (`write.write_output`) or serves them from memory.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -84,6 +85,7 @@ class Engine:
         self.base_path = "/"
         self.diagnostics: tuple[Diagnostic, ...] = ()   # the last good run's warnings
         self.last_ok = False
+        self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ runs
     def build(self, sources: list[Source] | None = None) -> BuildResult:
@@ -93,7 +95,9 @@ class Engine:
             sources = read_sources(self.site_dir) if sources is None else sources
         except ContentError as exc:
             return self._failed(exc.diagnostics, started)
-        self.documents = {d.path: d for d in self._parse(sources)}
+        self.timings = {"read": time.perf_counter() - started}
+        with self._timed("parse"):
+            self.documents = {d.path: d for d in self._parse(sources)}
         self.env, self.assets = None, None
         return self._run(started, everything=True)
 
@@ -181,7 +185,8 @@ class Engine:
         if self.base_url is not None:
             config = replace(config, base_url=self.base_url if self.base_url.endswith("/") else self.base_url + "/")
         content = [d for d in documents if d.kind != "site"]
-        site, resolve_problems = resolve(config, content, drafts=self.drafts)
+        with self._timed("resolve"):
+            site, resolve_problems = resolve(config, content, drafts=self.drafts)
         diagnostics = problems + [p for d in content for p in d.diagnostics
                                   if self.drafts or not d.data.get("draft")] + resolve_problems
         strict = self.strict or config.strict
@@ -209,8 +214,9 @@ class Engine:
 
     def _render(self, site: Site, everything: bool) -> tuple[dict[str, bytes], int]:
         urls = Urls(site.config.base_path)
-        plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page)}
-        dirty = None if everything or self.site is None else changed_deps(self.site, site)
+        with self._timed("plan"):
+            plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page)}
+            dirty = None if everything or self.site is None else changed_deps(self.site, site)
         pages: dict[str, bytes] = {}
         todo: list[PagePlan] = []
         for output, plan in plans.items():
@@ -227,7 +233,8 @@ class Engine:
             except jinja2.TemplateError as exc:  # made here, where the traceback still points into the template
                 return template_diagnostic(exc, self.site_dir)
 
-        results = map_forked(render_one, todo) if self.parallel else [render_one(p) for p in todo]
+        with self._timed("render"):
+            results = map_forked(render_one, todo) if self.parallel else [render_one(p) for p in todo]
         problems = [r for r in results if isinstance(r, Diagnostic)]
         if problems:
             raise ContentError(problems[:1])
@@ -237,8 +244,18 @@ class Engine:
         self.plans, self.pages = plans, pages
         files = dict(pages)
         files.update(self.assets.files)
-        files.update(extra_files(site, urls, plans.values()))
+        with self._timed("feeds and sitemap"):
+            files.update(extra_files(site, urls, plans.values()))
         return files, rendered
+
+    @contextlib.contextmanager
+    def _timed(self, stage: str):
+        """Adds the time a stage takes to `timings` (seconds by stage, for --timings and profiles)."""
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - begin
 
     def _failed(self, diagnostics: Iterable[Diagnostic], started: float) -> BuildResult:
         self.last_ok = False  # the next run goes the whole way, so the model matches the files again
