@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ERROR, ContentError, Diagnostic, count_line
+from .schema import SCHEMA_KINDS
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -244,7 +245,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from .schema import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(json_schema(args.kind), indent=2))
     return EXIT_OK
 
 
@@ -307,6 +308,8 @@ def make_parser() -> argparse.ArgumentParser:
     new_article.set_defaults(run=cmd_new)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of front matter and actor files")
+    schema.add_argument("--kind", choices=SCHEMA_KINDS, default="all",
+                        help="one kind of file only: article front matter, actor file, page or site.yaml")
     schema.set_defaults(run=cmd_schema)
     return parser
 

@@ -414,8 +414,19 @@ SITE = Record({
 }, name="site.yaml")
 
 
-def json_schema() -> dict:
-    """The JSON Schema of article front matter, actor files, pages and site.yaml."""
+SCHEMA_KINDS = ("all", "article", "actor", "page", "site")
+
+
+def json_schema(kind: str = "all") -> dict:
+    """The JSON Schema of article front matter, actor files, pages and site.yaml.
+
+    `kind` narrows it to one kind of file, for editors that map a schema to a file pattern
+    (content/actors/*.yaml -> actor).
+    """
+    if kind != "all":
+        record = {"article": ARTICLE, "actor": ACTOR_FILE, "page": PAGE, "site": SITE}[kind]
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": f"briefing {record.name}", **record.json_schema()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://briefing.invalid/schema.json",

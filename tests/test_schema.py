@@ -209,3 +209,14 @@ def test_answered_question_needs_an_answer() -> None:
 ])
 def test_urls(url, ok) -> None:
     assert (check(schema.Url(), url)[1] == []) is ok
+
+
+def test_schema_for_one_kind_validates_that_kind_alone(capsys) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    assert main(["schema", "--kind", "actor"]) == 0
+    actor_schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(actor_schema)
+    validator = jsonschema.Draft202012Validator(actor_schema)
+    assert not list(validator.iter_errors({"name": "Mark Rutte", "kind": "person", "aliases": ["Rutte"]}))
+    assert list(validator.iter_errors({"kind": "person"}))            # name is required
+    assert list(validator.iter_errors({"name": "X", "kind": "persn"}))
