@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
@@ -259,7 +258,11 @@ def _first_mentions(text: str, names: dict[str, str], linked: set[str]) -> Itera
 
 
 def _mark_quotes(tokens: list[Token], anchors: dict[str, str]) -> None:
-    """Wrap the first occurrence of each quote in <mark id=anchor>, one mark per text run."""
+    """Wrap the first occurrence of each quote in <mark id=anchor>.
+
+    One mark wraps the whole quote whenever the inline markup it spans nests inside it (a
+    linked name, an emphasis); otherwise the quote is marked text run by text run.
+    """
     pending = dict(anchors)
     for token in tokens:
         if not pending:
@@ -282,58 +285,126 @@ def _mark_quotes(tokens: list[Token], anchors: dict[str, str]) -> None:
         if not any(quote in fold(joined) for quote in pending):
             continue
         folded, original = fold_with_map(joined)
-        spans: dict[int, list[tuple[int, int, str, bool]]] = {}
+        found: list[tuple[int, int, str]] = []   # (start, end, anchor) in the block's text
         for quote, anchor in list(pending.items()):
             at = folded.find(quote)
             if at < 0:
                 continue
             del pending[quote]
-            start, end = original(at), original(at + len(quote) - 1) + 1
-            first = True
-            for child_start, index in starts:
-                length = len(token.children[index].content)
-                lo, hi = max(start, child_start), min(end, child_start + length)
-                if lo < hi:
-                    spans.setdefault(index, []).append((lo - child_start, hi - child_start, anchor, first))
-                    first = False
-        if spans:
-            token.children = _split_marks(token.children, spans)
+            found.append((original(at), original(at + len(quote) - 1) + 1, anchor))
+        if found:
+            token.children = _wrap_quotes(token.children, starts, found)
 
 
-def _split_marks(children: list[Token], spans: dict[int, list[tuple[int, int, str, bool]]]) -> list[Token]:
-    """Wrap the quoted parts of text children in marks; quotes that overlap nest.
+def _wrap_quotes(children: list[Token], starts: list[tuple[int, int]],
+                 found: list[tuple[int, int, str]]) -> list[Token]:
+    """Put the marks of the quotes `found` (spans of the block's text) into the children.
 
-    Each stretch of text between two quote boundaries gets one mark per quote covering it,
-    outermost the quote that starts first, so overlapping quotes never cross tags; each
-    quote's id goes on its first stretch only.
+    A mark goes in at a slot: (token, 0, 0) before a token, (token, 1, offset) inside a text
+    token, (token, 2, 0) after a token; slots compare in document order.
     """
+    def text_slot(position: int, closing: bool) -> tuple[int, int, int] | None:
+        for child_start, index in starts:
+            length = len(children[index].content)
+            if child_start <= position < child_start + length or (
+                    closing and child_start < position <= child_start + length):
+                return index, 1, position - child_start
+        return None
+
+    def open_slots(slot: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+        """Where a mark may open: in the text, or before the tags that open just before it."""
+        slots = [slot]
+        index, _, offset = slot
+        while offset == 0 and index > 0 and children[index - 1].nesting == 1:
+            index -= 1
+            slots.append((index, 0, 0))
+        return slots
+
+    def close_slots(slot: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+        """Where a mark may close: in the text, or after the tags that close just after it."""
+        slots = [slot]
+        index, _, offset = slot
+        if offset == len(children[index].content):
+            while index + 1 < len(children) and children[index + 1].nesting == -1:
+                index += 1
+                slots.append((index, 2, 0))
+        return slots
+
+    def balanced(first: tuple[int, int, int], last: tuple[int, int, int]) -> bool:
+        depth = 0
+        for child in children[first[0]:last[0] + 1]:
+            depth += child.nesting
+            if depth < 0:
+                return False
+        return depth == 0
+
+    # a quote gets one mark when some pair of slots around it encloses balanced markup and the
+    # mark nests with the marks already placed; else each run of its text gets a mark
+    whole: list[tuple[tuple[int, int, int], tuple[int, int, int], str]] = []
+    runs: dict[int, list[tuple[int, int, str, bool]]] = {}
+    for start, end, anchor in sorted(found, key=lambda f: (f[0], -f[1])):
+        first, last = text_slot(start, False), text_slot(end, True)
+        chosen = None
+        if first is not None and last is not None:
+            chosen = next(((o, c) for o in open_slots(first) for c in close_slots(last)
+                           if balanced(o, c) and all(c <= o2 or o >= c2 or (o2 <= o and c <= c2)
+                                                     for o2, c2, _a in whole)), None)
+        if chosen is not None:
+            whole.append((*chosen, anchor))
+            continue
+        first_run = True
+        for child_start, index in starts:
+            length = len(children[index].content)
+            lo, hi = max(start, child_start), min(end, child_start + length)
+            if lo < hi:
+                runs.setdefault(index, []).append((lo - child_start, hi - child_start, anchor, first_run))
+                first_run = False
+
+    opens: dict[tuple[int, int, int], list[str]] = {}
+    closes: dict[tuple[int, int, int], list[str]] = {}
+    for open_, close, anchor in whole:                  # outer marks first
+        opens.setdefault(open_, []).append(anchor)
+        closes.setdefault(close, []).insert(0, anchor)  # inner marks close first
+    cuts: dict[int, set[int]] = {}
+    for index, kind, offset in [*opens, *closes]:
+        if kind == 1:
+            cuts.setdefault(index, set()).add(offset)
+    for index, spans in runs.items():
+        cuts.setdefault(index, set()).update(b for lo, hi, _a, _f in spans for b in (lo, hi))
+
+    def marks(slot: tuple[int, int, int]) -> list[Token]:
+        return ([_html("</mark>") for _ in closes.get(slot, ())]
+                + [_html(f'<mark class="quote-mark" id="{anchor}">') for anchor in opens.get(slot, ())])
+
     out: list[Token] = []
     given: set[str] = set()
     for index, child in enumerate(children):
-        if index not in spans:
+        out += marks((index, 0, 0))
+        if index not in cuts:
             out.append(child)
+            out += marks((index, 2, 0))
             continue
-        quoted = sorted(spans[index])
-        bounds = sorted({0, len(child.content)} | {b for lo, hi, _a, _f in quoted for b in (lo, hi)})
-        for start, end in pairwise(bounds):
-            if start == end:
+        content = child.content
+        bounds = sorted(cuts[index] | {0, len(content)})
+        for start, end in zip(bounds, [*bounds[1:], None], strict=True):
+            out += marks((index, 1, start))
+            if end is None or start == end:
                 continue
-            cover = [(lo, -hi, anchor, first) for lo, hi, anchor, first in quoted if lo <= start and end <= hi]
-            if not cover:
-                out.append(_text(child.content[start:end]))
-                continue
-            cover.sort()
+            cover = sorted((lo, -hi, anchor, first) for lo, hi, anchor, first in runs.get(index, ())
+                           if lo <= start and end <= hi)
             for _lo, _hi, anchor, first in cover:
-                opening = Token("trusted_html", "", 0)
                 if first and anchor not in given:
                     given.add(anchor)
-                    opening.content = f'<mark class="quote-mark" id="{anchor}">'
+                    out.append(_html(f'<mark class="quote-mark" id="{anchor}">'))
                 else:
-                    opening.content = f'<mark class="quote-mark" data-quote="{anchor}">'
-                out.append(opening)
-            out.append(_text(child.content[start:end]))
-            for _ in cover:
-                closing = Token("trusted_html", "", 0)
-                closing.content = "</mark>"
-                out.append(closing)
+                    out.append(_html(f'<mark class="quote-mark" data-quote="{anchor}">'))
+            out.append(_text(content[start:end]))
+            out += [_html("</mark>") for _ in cover]
+        out += marks((index, 2, 0))
     return out
+
+
+def _html(content: str) -> Token:
+    token = Token("trusted_html", "", 0)
+    token.content = content
+    return token

@@ -10,12 +10,16 @@ import re
 from html.parser import HTMLParser
 
 DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "applet", "noscript",
-                        "frame", "frameset", "template", "svg", "math"}
+                        "frame", "frameset", "template", "svg", "math",
+                        # raw-text elements: a browser would take the rest of the page as text
+                        "plaintext", "xmp", "noembed", "noframes"}
 DROPPED = {"base", "meta", "link", "form", "input", "button", "textarea", "select", "option"}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster", "background", "cite",
                   "data", "srcset", "ping", "longdesc", "lowsrc", "dynsrc"}
 SAFE_URL = re.compile(r"^(?:https?:|mailto:|[^a-z:]*(?:[/?#]|$)|[^:/?#]*(?:[/?#]|$))", re.IGNORECASE)
 VOID = {"area", "br", "col", "hr", "img", "source", "track", "wbr"}
+# A tag name as HTML writes one; anything else ('<scr<script>') is shown as text.
+TAG_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 
 def _safe_url(value: str) -> bool:
@@ -41,6 +45,9 @@ class _Sanitizer(HTMLParser):
         return "".join(kept)
 
     def handle_starttag(self, tag, attrs):
+        if not TAG_NAME.fullmatch(tag):
+            self.handle_data(self.get_starttag_text() or "")
+            return
         if self.skipping:
             if tag == self.skipping[-1]:
                 self.skipping.append(tag)
@@ -51,10 +58,16 @@ class _Sanitizer(HTMLParser):
             self.out.append(f"<{tag}{self._attrs(attrs)}>")
 
     def handle_startendtag(self, tag, attrs):
+        if not TAG_NAME.fullmatch(tag):
+            self.handle_data(self.get_starttag_text() or "")
+            return
         if not self.skipping and tag not in DROPPED_WITH_CONTENT and tag not in DROPPED:
             self.out.append(f"<{tag}{self._attrs(attrs)}>")
 
     def handle_endtag(self, tag):
+        if not TAG_NAME.fullmatch(tag):
+            self.handle_data(f"</{tag}>")
+            return
         if self.skipping:
             if tag == self.skipping[-1]:
                 self.skipping.pop()
