@@ -113,36 +113,43 @@ def configured_output(site_dir: Path) -> str:
 def cmd_build(args: argparse.Namespace) -> int:
     from .config import output_problem
     from .engine import Engine
-    from .freshness import inputs_digest, is_fresh
+    from .freshness import inputs_digest, is_fresh, setup_digest
     from .load import read_sources
+    from .state import BuildState, load_state, save_state
     from .write import write_output
 
     site_dir = site_folder(args)
     started = time.perf_counter()
     base_url = check_base_url(args.base_url)
     sources = read_sources(site_dir)
-    inputs = inputs_digest(site_dir, sources, ("build", args.drafts, base_url, args.strict, args.out))
+    options = ("build", args.drafts, base_url, args.strict, args.out)
+    inputs = inputs_digest(site_dir, sources, options)
     configured = Path(args.out) if args.out else site_dir / configured_output(site_dir)
     if is_fresh(configured, inputs) and not output_problem(site_dir, configured):
         if not args.quiet:
             print(f"nothing changed since the last build ({time.perf_counter() - started:.2f} s) -> {configured}")
         return EXIT_OK
+    setup = setup_digest(site_dir, options)
+    previous = load_state(site_dir, setup, configured)
     engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict)
-    result = engine.build(sources)
+    result = engine.build(sources, previous=previous)
     print_diagnostics(result.diagnostics)
     if not result.ok:
         print("build failed: nothing was written", file=sys.stderr)
         return EXIT_CONTENT
     out = output_folder(args, site_dir, engine.site.config.output)
     writing = time.perf_counter()
-    report = write_output(out, result.files, inputs=inputs)
+    report = write_output(out, result.files, inputs=inputs, kept=result.kept)
+    save_state(site_dir, BuildState(setup, str(out.resolve()), engine.site, engine.plans,
+                                    dict(engine.assets.names), dict(report.hashes)))
     if args.timings:
         stages = dict(engine.timings, write=time.perf_counter() - writing)
         print("timings: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stages.items()), file=sys.stderr)
-    pages = sum(1 for p in result.files if p.endswith(".html"))
+    pages = sum(1 for p in report.hashes if p.endswith(".html"))
     if not args.quiet:
-        print(f"built {pages} pages, {len(result.files)} files in {result.seconds:.2f} s: "
-              f"{len(report.written)} written, {report.unchanged} unchanged, {len(report.removed)} removed -> {out}")
+        print(f"built {pages} pages ({result.rendered} rendered), {len(report.hashes)} files in "
+              f"{time.perf_counter() - started:.2f} s: {len(report.written)} written, {report.unchanged} unchanged, "
+              f"{len(report.removed)} removed -> {out}")
     return EXIT_OK
 
 

@@ -31,6 +31,7 @@ from .plan import PagePlan, changed_deps, plan_site
 from .quotes import find_quote
 from .render import make_environment, render_page
 from .resolve import resolve
+from .state import BuildState
 from .urls import Urls, output_file, page_path
 
 
@@ -50,6 +51,9 @@ class BuildResult:
     removed: frozenset[str]     # output paths the previous good result had and this one has not
     seconds: float
     rendered: int = 0           # pages rendered by this run (the rest were reused)
+    # pages an incremental CLI build knows are unchanged in the output folder without holding
+    # their bytes (state.py); only `write_output(kept=...)` may be given such a result
+    kept: frozenset[str] = frozenset()
 
 
 class Builder(Protocol):
@@ -86,10 +90,17 @@ class Engine:
         self.diagnostics: tuple[Diagnostic, ...] = ()   # the last good run's warnings
         self.last_ok = False
         self.timings: dict[str, float] = {}
+        self.disk_hashes: dict[str, str] = {}            # from a previous build's state (state.py)
+        self.disk_assets: dict[str, str] | None = None
+        self.kept: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ runs
-    def build(self, sources: list[Source] | None = None) -> BuildResult:
-        """Everything from the disk up (or from `sources` already read), reusing cached parse results."""
+    def build(self, sources: list[Source] | None = None, previous: BuildState | None = None) -> BuildResult:
+        """Everything from the disk up (or from `sources` already read), reusing cached parse results.
+
+        With `previous` (the state a build into the same output folder left), only the pages
+        whose dependencies changed are rendered; the rest are reported as `kept`.
+        """
         started = time.perf_counter()
         try:
             sources = read_sources(self.site_dir) if sources is None else sources
@@ -99,7 +110,11 @@ class Engine:
         with self._timed("parse"):
             self.documents = {d.path: d for d in self._parse(sources)}
         self.env, self.assets = None, None
-        return self._run(started, everything=True)
+        if previous is None:
+            return self._run(started, everything=True)
+        self.site, self.plans, self.pages = previous.site, previous.plans, {}
+        self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
+        return self._run(started, everything=False)
 
     def update(self, paths: Iterable[Path]) -> BuildResult:
         """Run again after these files changed, appeared or disappeared."""
@@ -198,6 +213,8 @@ class Engine:
                 self.env = make_environment(self.site_dir, auto_reload=False)  # update() drops it on a template edit
             if self.assets is None:
                 self.assets = load_assets(self.site_dir)
+                if self.disk_assets is not None and dict(self.assets.names) != self.disk_assets:
+                    everything = True  # every page links the stylesheet by its fingerprinted name
             files, rendered = self._render(site, everything)
         except jinja2.TemplateError as exc:
             return self._failed([template_diagnostic(exc, self.site_dir)] + diagnostics, started)
@@ -210,7 +227,7 @@ class Engine:
         self.diagnostics, self.last_ok = tuple(diagnostics), True
         self.base_path = config.base_path
         return BuildResult(True, tuple(diagnostics), files, changed, removed,
-                           time.perf_counter() - started, rendered)
+                           time.perf_counter() - started, rendered, self.kept)
 
     def _render(self, site: Site, everything: bool) -> tuple[dict[str, bytes], int]:
         urls = Urls(site.config.base_path)
@@ -219,11 +236,14 @@ class Engine:
             dirty = None if everything or self.site is None else changed_deps(self.site, site)
         pages: dict[str, bytes] = {}
         todo: list[PagePlan] = []
+        kept: set[str] = set()
         for output, plan in plans.items():
             old = self.pages.get(output)
-            if dirty is not None and old is not None and self.plans.get(output) == plan \
-                    and not (plan.deps & dirty):
+            reusable = dirty is not None and self.plans.get(output) == plan and not (plan.deps & dirty)
+            if reusable and old is not None:
                 pages[output] = old
+            elif reusable and output in self.disk_hashes:
+                kept.add(output)
             else:
                 todo.append(plan)
 
@@ -239,9 +259,9 @@ class Engine:
         if problems:
             raise ContentError(problems[:1])
         pages.update((plan.output, html) for plan, html in zip(todo, results, strict=True))
-        pages = {output: pages[output] for output in plans}  # plan order, for deterministic manifests
+        pages = {output: pages[output] for output in plans if output in pages}  # plan order
         rendered = len(todo)
-        self.plans, self.pages = plans, pages
+        self.plans, self.pages, self.kept = plans, pages, frozenset(kept)
         files = dict(pages)
         files.update(self.assets.files)
         with self._timed("feeds and sitemap"):

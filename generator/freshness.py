@@ -29,11 +29,19 @@ def _tree(hasher, folder: Path) -> None:
 
 
 def inputs_digest(site_dir: Path, sources: Iterable[Source], options: Iterable[object]) -> str:
+    """One digest of everything that decides a build's output."""
     hasher = hashlib.blake2b(digest_size=20)
-    hasher.update(repr(tuple(options)).encode())
+    hasher.update(setup_digest(site_dir, options).encode())
     for source in sources:
         hasher.update(source.path.encode() + b"\0")
         hasher.update(hashlib.blake2b(source.raw, digest_size=16).digest())
+    return hasher.hexdigest()
+
+
+def setup_digest(site_dir: Path, options: Iterable[object]) -> str:
+    """Everything but the content: options, templates, static files and the generator's code."""
+    hasher = hashlib.blake2b(digest_size=20)
+    hasher.update(repr(tuple(options)).encode())
     templates, static = theme_dirs()
     for folder in (site_dir / "templates", site_dir / "static", templates, static):
         _tree(hasher, folder)

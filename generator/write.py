@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .errors import ContentError, Diagnostic
@@ -25,6 +25,7 @@ class WriteReport:
     written: tuple[str, ...]
     unchanged: int
     removed: tuple[str, ...]
+    hashes: Mapping[str, str] = field(default_factory=dict)   # the manifest written: path -> content hash
 
 
 def safe_output_path(out_dir: Path, relative: str) -> Path:
@@ -73,15 +74,18 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "") -> WriteReport:
+def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
+                 kept: frozenset[str] = frozenset()) -> WriteReport:
     """Make `out_dir` hold `files`: write what changed, remove what earlier builds wrote and this one did not.
 
     `inputs` (freshness.inputs_digest) is recorded so the next build can tell nothing changed.
+    `kept` names files the previous build wrote that this one knows to be unchanged without
+    holding their bytes (an incremental build); they stay as they are and stay in the manifest.
     """
     targets = {relative: safe_output_path(out_dir, relative) for relative in files}
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(out_dir)
-    hashes: dict[str, str] = {}
+    hashes: dict[str, str] = {path: previous[path] for path in kept if path in previous}
     written: list[str] = []
     for relative, data in files.items():
         digest = file_hash(data)
@@ -92,7 +96,7 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "")
         atomic_write(target, data)
         written.append(relative)
     removed = []
-    for relative in sorted(set(previous) - set(files)):
+    for relative in sorted(set(previous) - set(files) - set(hashes)):
         try:
             target = safe_output_path(out_dir, relative)
         except ContentError:
@@ -105,7 +109,7 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "")
         _remove_empty_parents(target.parent, out_dir)
     manifest = {"generator": "briefing", "inputs": inputs, "files": dict(sorted(hashes.items()))}
     atomic_write(out_dir / MANIFEST, json.dumps(manifest, indent=0).encode("utf-8"))
-    return WriteReport(tuple(written), len(files) - len(written), tuple(removed))
+    return WriteReport(tuple(written), len(hashes) - len(written), tuple(removed), hashes)
 
 
 def _remove_empty_parents(folder: Path, stop: Path) -> None:

@@ -273,3 +273,40 @@ def test_a_rebuild_with_nothing_changed_stops_early(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("built ")
     assert main(args + ["--drafts"]) == 0                # other options, other output
     assert capsys.readouterr().out.startswith("built ")
+
+
+def test_an_incremental_cli_build_writes_what_a_cold_build_writes(tmp_path, capsys):
+    site = copy_site("history", tmp_path)
+    out, cold = tmp_path / "out", tmp_path / "cold"
+    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+    article = sorted((site / "content" / "articles").glob("*.md"))[1]
+    edits = [("\n---\n", "\n---\nA new first paragraph.\n\n"),             # body
+             ("status: under-negotiation", "status: stalled"),            # front matter
+             ("title: ", "title: Retitled, ")]                             # shown on most pages
+    for number, (old, new) in enumerate(edits):
+        text = article.read_text()
+        if old not in text:
+            continue
+        article.write_text(text.replace(old, new, 1))
+        capsys.readouterr()
+        assert main(["build", "--site", str(site), "--out", str(out)]) == 0
+        line = capsys.readouterr().out
+        rendered = int(line.split("(")[1].split(" rendered")[0])
+        total = int(line.split("built ")[1].split(" pages")[0])
+        assert 0 < rendered <= total, line
+        if number == 0:
+            assert rendered < total, line   # a body edit leaves, at least, the 404 page alone
+        shutil.rmtree(cold, ignore_errors=True)
+        assert main(["build", "--site", str(site), "--out", str(cold), "--quiet"]) == 0
+        assert tree(out) == tree(cold)
+
+
+def test_a_deleted_output_file_is_written_again_by_an_incremental_build(tmp_path):
+    site = copy_site("history", tmp_path)
+    out = tmp_path / "out"
+    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+    (out / "actors" / "index.html").unlink()
+    article = sorted((site / "content" / "articles").glob("*.md"))[0]
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+    assert (out / "actors" / "index.html").is_file()
