@@ -40,15 +40,20 @@ class Assets:
 def read_static(*folders: Path | None) -> dict[str, bytes]:
     """The files of the given static folders, later folders overriding earlier ones by path.
 
-    Names are POSIX paths relative to their folder; hidden files and folders are skipped.
+    Names are POSIX paths relative to their folder; hidden files and folders are skipped, and
+    so is a symbolic link that leads out of its folder (a site must not publish what lies
+    outside it).
     """
     files: dict[str, bytes] = {}
     for folder in folders:
         if folder is None or not folder.is_dir():
             continue
+        root = folder.resolve()
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder)
             if not path.is_file() or any(part.startswith(".") for part in rel.parts):
+                continue
+            if not path.resolve().is_relative_to(root):
                 continue
             files[rel.as_posix()] = path.read_bytes()
     return files

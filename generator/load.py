@@ -48,15 +48,21 @@ def source_paths(site_dir: Path) -> list[str]:
         if root.is_dir():
             for path in root.rglob("*"):
                 relative = path.relative_to(site_dir).as_posix()
-                if path.is_file() and kind_of(relative):
+                if path.is_file() and kind_of(relative) and inside_site(site_dir, relative):
                     found.append(relative)
     return sorted(found)
+
+
+def inside_site(site_dir: Path, relative: str) -> bool:
+    """False for a symbolic link that leads out of the site: its content is not the site's."""
+    return (site_dir / relative).resolve().is_relative_to(site_dir.resolve())
 
 
 def read_source(site_dir: Path, relative: str) -> Source | None:
     kind = kind_of(relative)
     try:
-        return Source(kind, relative, (site_dir / relative).read_bytes()) if kind else None
+        return Source(kind, relative, (site_dir / relative).read_bytes()) \
+            if kind and inside_site(site_dir, relative) else None
     except OSError:
         return None
 

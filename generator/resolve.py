@@ -120,6 +120,7 @@ class Resolver:
         self.registry = [d for d in documents if d.kind == "actor"]
         self.page_docs = [d for d in documents if d.kind == "page" and (drafts or not d.data.get("draft"))]
         # an article whose title or date is broken is still followed, so its other mistakes show too
+        self.unreadable = sorted(d.path for d in documents if d.kind == "article" and not d.data)
         self.article_docs = [d for d in documents if d.kind == "article" and d.data
                              and (drafts or not d.data.get("draft"))]
         self.actors: dict[str, ActorState] = {}
@@ -178,6 +179,9 @@ class Resolver:
         known = set(self.actors) | self.inline_defined | {
             d.path.rsplit("/", 1)[-1].rsplit(".", 1)[0] for d in self.registry}
         hint = did_you_mean(ident, sorted(known))
+        if not hint and self.unreadable:
+            # a broken article may be where it is defined: say so rather than send the author hunting
+            hint = f"it may be defined in {self.unreadable[0]}, whose front matter could not be read"
         self.problems.at(doc, path, f"unknown {what} '{ident}'",
                          hint or f"define it in content/actors/{ident}.yaml or inline under actors:")
         return False

@@ -310,3 +310,17 @@ def test_a_deleted_output_file_is_written_again_by_an_incremental_build(tmp_path
     article.write_text(article.read_text() + "\nOne more sentence.\n")
     assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
     assert (out / "actors" / "index.html").is_file()
+
+
+def test_symlinks_out_of_the_site_are_neither_read_nor_published(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not publish")
+    (tmp_path / "secret-article.md").write_text("---\ntitle: Secret\ndate: 2025-01-01\n---\nsecret body\n")
+    site = copy_site("minimal", tmp_path)
+    (site / "static").mkdir(exist_ok=True)
+    (site / "static" / "leak.txt").symlink_to(secret)
+    (site / "content" / "articles" / "2025-01-01-leak.md").symlink_to(tmp_path / "secret-article.md")
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    published = tree(tmp_path / "out")
+    assert not any(b"do not publish" in data or b"secret body" in data for data in published.values())
+    assert "static/leak.txt" not in published
