@@ -21,10 +21,17 @@
                box-shadow: 0 4px 24px rgba(0,0,0,.45); font: 14px/1.5 system-ui, sans-serif; }
       h2 { margin: 0 0 8px; font-size: 16px; color: #ff9592; }
       p { margin: 0 0 10px; color: #c8c8c8; }
-      ol { margin: 0; padding: 0 0 0 1.5em; }
-      li { margin: 0 0 6px; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+      ol { margin: 0; padding: 0 0 0 2.2em; }
+      ol.single { list-style: none; padding: 0; }
+      li { margin: 0 0 10px; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
            white-space: pre-wrap; overflow-wrap: anywhere; }
+      li::marker { color: #8a8a8a; }
       li.warning { color: #ffd08a; }
+      .place { color: #7cc4ff; font-weight: 600; }
+      pre { margin: 6px 0 0; padding: 8px 12px; background: #2b2b2b; border-radius: 4px; color: #e8e8e8;
+            font: inherit; white-space: pre; overflow-x: auto; }
+      .gutter { color: #8a8a8a; user-select: none; }
+      .caret { color: #ff6b6b; font-weight: 700; }
       button { position: absolute; top: 10px; right: 14px; background: none; border: 0; color: #c8c8c8;
                font: 22px/1 system-ui, sans-serif; cursor: pointer; }`;
     const panel = document.createElement("div");
@@ -35,10 +42,21 @@
     const note = document.createElement("p");
     note.textContent = "The preview shows the last good version. Fix the file and save: this goes away.";
     const list = document.createElement("ol");
+    if (diagnostics.length === 1) list.className = "single";
     for (const d of diagnostics) {
       const item = document.createElement("li");
       item.className = d.severity || "error";
-      item.textContent = d.text;
+      // "path:line:col" stands out; the text as a whole is the terminal's line.
+      const place = d.path + (d.line ? `:${d.line}:${d.column || 1}` : "");
+      if (d.path && d.text.startsWith(place + ":")) {
+        const where = document.createElement("span");
+        where.className = "place";
+        where.textContent = place;
+        item.append(where, d.text.slice(place.length));
+      } else {
+        item.textContent = d.text;
+      }
+      if (d.source) item.append(excerpt(d.source));
       list.append(item);
     }
     const close = document.createElement("button");
@@ -49,6 +67,23 @@
     panel.append(close, title, note, list);
     root.append(style, panel);
     document.documentElement.append(host);
+  }
+
+  // The line a diagnostic points at, numbered, with a caret under its column.
+  function excerpt(source) {
+    const pre = document.createElement("pre");
+    const gutter = `${source.line} | `;
+    const number = document.createElement("span");
+    number.className = "gutter";
+    number.textContent = gutter;
+    pre.append(number, source.text);
+    if (source.caret !== null && source.caret !== undefined) {
+      const caret = document.createElement("span");
+      caret.className = "caret";
+      caret.textContent = "\n" + " ".repeat(gutter.length + source.caret) + "^";
+      pre.append(caret);
+    }
+    return pre;
   }
 
   function hideErrors() {
@@ -75,11 +110,66 @@
     pageBuild = build;
   }
 
+  // Scripts the page would run: any <script> that is not data (JSON-LD, JSON, templates).
+  function runnable(doc) {
+    return Array.from(doc.querySelectorAll("script")).filter((s) =>
+      !(s.getAttribute("src") || "").endsWith("__briefing__/livereload.js") &&
+      (!s.type.trim() || /^(text|application)\/(x-)?(java|ecma)script$|^module$/i.test(s.type.trim())));
+  }
+
+  function links(doc) {
+    return Array.from(doc.querySelectorAll('head link[rel~="stylesheet"]'), (l) => l.getAttribute("href")).join("\n");
+  }
+
+  function rootAttributes(doc) {
+    return Array.from(doc.documentElement.attributes, (a) => `${a.name}=${a.value}`).join("\n");
+  }
+
+  // Show the page's new version without a navigation: fetch it and put its <body> (and the
+  // <head>'s title, meta and the like) in place of the old. The stylesheets, this script and its
+  // event stream stay, and so does the scroll position; it is also much quicker than a reload,
+  // which fetches and applies every stylesheet and script again. Anything a swap could get
+  // wrong (an error or redirect, other stylesheets, scripts to run, another <html lang>) reloads instead.
+  async function refresh(build) {
+    const response = await fetch(location.href, { cache: "no-store" });
+    if (!response.ok || response.redirected) return location.reload();
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    if (links(fresh) !== links(document) || rootAttributes(fresh) !== rootAttributes(document) ||
+        runnable(fresh).length || runnable(document).length) {
+      return location.reload();
+    }
+    const keep = (node) => node.matches('link[rel~="stylesheet"], script[src]');
+    for (const node of Array.from(document.head.children)) if (!keep(node)) node.remove();
+    const anchor = document.head.querySelector('link[rel~="stylesheet"], script[src]');
+    for (const node of Array.from(fresh.head.children)) {
+      if (!keep(node)) document.head.insertBefore(document.adoptNode(node), anchor);
+    }
+    const x = scrollX, y = scrollY;
+    document.body.replaceWith(document.adoptNode(fresh.body));
+    scrollTo(x, y);
+    pageBuild = build;
+  }
+
+  // One refresh at a time; events that come in the meantime are folded into one more.
+  let refreshing = null, again = null;
+  function scheduleRefresh(build) {
+    if (refreshing) { again = build; return; }
+    refreshing = refresh(build).catch(() => location.reload()).finally(() => {
+      refreshing = null;
+      if (again !== null) { const next = again; again = null; scheduleRefresh(next); }
+    });
+  }
+
+  // Whether these changed output files include one a page may use: a stylesheet, a script, an
+  // image, a font (feeds, the sitemap and robots.txt are not).
+  function assetsChanged(paths) {
+    return paths.some((p) => !/\.(html|xml|txt)$/.test(p));
+  }
+
   // Whether a change to these output files (null: unknown) makes this page stale: its own file,
-  // or any file that is not a page (an image, a script). A 404 page has no file: any change may
-  // have created the page that was asked for.
+  // or an asset. A 404 page has no file: any change may have created the page that was asked for.
   function stale(paths) {
-    return !paths || !pageFile || paths.includes(pageFile) || paths.some((p) => !p.endsWith(".html"));
+    return !paths || !pageFile || paths.includes(pageFile) || assetsChanged(paths);
   }
 
   const events = new EventSource(base + "__briefing__/events?since=" + encodeURIComponent(pageBuild));
@@ -92,9 +182,13 @@
     }
     if (state.ok) hideErrors(); else showErrors(state.diagnostics);
   });
+  // A rebuild that succeeded: the overlay goes on every page, whether it shows a change or not.
   events.addEventListener("reload", (event) => {
     const { build, paths } = JSON.parse(event.data);
-    if (stale(paths)) location.reload(); else pageBuild = build;
+    hideErrors();
+    if (!stale(paths)) pageBuild = build;
+    else if (pageFile && paths && !assetsChanged(paths)) scheduleRefresh(build);
+    else location.reload();
   });
   events.addEventListener("css", (event) => {
     hideErrors();

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import html
 import ipaddress
+import itertools
 import json
 import mimetypes
 import queue
@@ -127,8 +128,41 @@ def page_event(previous: Mapping[str, bytes] | None, result: BuildResult) -> str
     return "css"
 
 
-def _diagnostics_json(diagnostics: Iterable[Diagnostic]) -> list[dict]:
-    return [{**d.as_json(), "text": d.format()} for d in diagnostics]
+EXCERPT_CHARS = 240                 # the overlay quotes at most this much of a line
+EXCERPTS = 20                       # and the lines of this many diagnostics
+
+
+def source_line(site_dir: Path | None, diagnostic: Diagnostic) -> dict | None:
+    """The line a diagnostic points at, as the overlay shows it under the message: its number,
+    its text (tabs expanded, cut at EXCERPT_CHARS) and the caret's offset in that text. None
+    when there is no line or no such file inside the site."""
+    if site_dir is None or diagnostic.line < 1 or not diagnostic.path or diagnostic.path.startswith("("):
+        return None
+    try:
+        root = site_dir.resolve()
+        path = (root / diagnostic.path).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        with path.open("rb") as source:
+            raw = next(itertools.islice(source, diagnostic.line - 1, None), None)
+    except (OSError, ValueError):
+        return None
+    if raw is None:
+        return None
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    caret = len(text[:max(diagnostic.column - 1, 0)].expandtabs(4))
+    text = text.expandtabs(4)
+    if len(text) > EXCERPT_CHARS:
+        start = max(0, min(caret - EXCERPT_CHARS // 2, len(text) - EXCERPT_CHARS))
+        text, caret = text[start:start + EXCERPT_CHARS], caret - start
+    return {"line": diagnostic.line, "text": text, "caret": caret if diagnostic.column else None}
+
+
+def _diagnostics_json(diagnostics: Iterable[Diagnostic], site_dir: Path | None = None) -> list[dict]:
+    """The diagnostics for pages: each with its one-line text, the first EXCERPTS with the
+    line they point at."""
+    return [{**d.as_json(), "text": d.format(), "source": source_line(site_dir, d) if i < EXCERPTS else None}
+            for i, d in enumerate(diagnostics)]
 
 
 class Preview:
@@ -140,8 +174,9 @@ class Preview:
     loading, or its connection dropped) learns on reconnecting which files changed since.
     """
 
-    def __init__(self, base_path: str, result: BuildResult):
+    def __init__(self, base_path: str, result: BuildResult, site_dir: str | Path | None = None):
         self.base_path = base_path if base_path.endswith("/") else base_path + "/"
+        self.site_dir = Path(site_dir) if site_dir is not None else None   # to quote the lines errors point at
         self._lock = threading.Lock()
         self._token = secrets.token_hex(4)      # differs per server run: a restart reloads pages
         self._generation = 0
@@ -181,7 +216,8 @@ class Preview:
 
     def status(self) -> dict:
         result, build = self.snapshot()
-        return {"build": build, "ok": result.ok, "diagnostics": _diagnostics_json(result.diagnostics)}
+        return {"build": build, "ok": result.ok,
+                "diagnostics": _diagnostics_json(result.diagnostics, self.site_dir)}
 
     def subscribe(self, since: str = "") -> queue.SimpleQueue:
         """A queue of SSE messages for a page served with build `since`, starting with the
@@ -224,7 +260,7 @@ class Preview:
             data["paths"] = self._changed_since(since)
         if kind in ("state", "errors"):
             data["ok"] = self._result.ok
-            data["diagnostics"] = _diagnostics_json(self._result.diagnostics)
+            data["diagnostics"] = _diagnostics_json(self._result.diagnostics, self.site_dir)
         return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
@@ -354,6 +390,9 @@ def _internal(preview: Preview, name: str) -> Response:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "briefing"
+    # Headers and body go out as two writes; with Nagle's algorithm on, the second waits for the
+    # browser's delayed ACK (40 ms on Linux) on every keep-alive response, a stylesheet's included.
+    disable_nagle_algorithm = True
     server: PreviewHTTPServer
 
     def do_GET(self) -> None:
@@ -488,7 +527,7 @@ class PreviewServer:
         started = time.perf_counter()
         result = self._run(self.builder.build, None)
         self._report(result, time.perf_counter() - started, first=True)
-        self.preview = Preview(self.builder.base_path, result)
+        self.preview = Preview(self.builder.base_path, result, self.site_dir)
         self._server = bind(self.preview, self.host, self.port, self.say)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="briefing-http", daemon=True)

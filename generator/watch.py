@@ -4,7 +4,8 @@ An editor's save is rarely one event: a swap file, a backup, a temporary file re
 original, a lock file. `Watcher` drops the noise (`ignored`), gathers what is left until the
 folder has been quiet for a moment (`Debouncer`), and calls the callback with one set of
 absolute paths from a single worker thread, so two rebuilds never run at once; changes that
-arrive during a rebuild wait for the next batch.
+arrive during a rebuild wait for the next batch. The moment is shorter when the last event
+finished a save (the file was closed after writing, or renamed into place).
 """
 from __future__ import annotations
 
@@ -95,22 +96,36 @@ def event_paths(event: FileSystemEvent, site_dir: Path,
     return {Path(os.fsdecode(p)) for p in ends if p and relevant(os.fsdecode(p), site_dir, ignored_dirs)}
 
 
+def finishes_save(event: FileSystemEvent, paths: set[Path]) -> bool:
+    """Whether the event ends a save of a source file: closed after writing, or renamed into
+    place (an atomic save). A rename away (vim's backup) or a deletion may be followed by the
+    new file, so those do not."""
+    if event.is_directory or not paths:
+        return False
+    if event.event_type == "closed":
+        return True
+    return event.event_type == "moved" and Path(os.fsdecode(event.dest_path)) in paths
+
+
 class Debouncer:
-    """Gathers paths into one batch until no new one came for `quiet` seconds.
+    """Gathers paths into one batch until no new one came for `quiet` seconds, or for `settle`
+    seconds when the last one finished a save (`add(..., finished=True)`).
 
     Pure bookkeeping over the timestamps it is given, so it is tested without a clock. A batch
     is also released once its first path has waited `max_wait`, so a file that changes
     continuously cannot hold rebuilds back forever.
     """
 
-    def __init__(self, quiet: float = 0.03, max_wait: float = 1.0):
+    def __init__(self, quiet: float = 0.03, max_wait: float = 1.0, settle: float | None = None):
         self.quiet = quiet
         self.max_wait = max_wait
+        self.settle = quiet if settle is None else min(settle, quiet)
         self._paths: set[Path] = set()
         self._first = 0.0
         self._last = 0.0
+        self._finished = False
 
-    def add(self, paths: Iterable[Path], now: float) -> None:
+    def add(self, paths: Iterable[Path], now: float, finished: bool = False) -> None:
         paths = set(paths)
         if not paths:
             return
@@ -118,12 +133,13 @@ class Debouncer:
             self._first = now
         self._paths |= paths
         self._last = now
+        self._finished = finished
 
     def deadline(self) -> float | None:
         """When the pending batch is due, or None when nothing is pending."""
         if not self._paths:
             return None
-        return min(self._last + self.quiet, self._first + self.max_wait)
+        return min(self._last + (self.settle if self._finished else self.quiet), self._first + self.max_wait)
 
     def take(self, now: float) -> frozenset[Path] | None:
         """The pending batch if it is due at `now` (and forget it), else None."""
@@ -140,15 +156,17 @@ class Watcher:
     `on_change(paths)` with each debounced batch of absolute paths from one worker thread.
 
     `on_change` may receive the path of a deleted or moved folder, meaning everything under it.
+    A batch is due `quiet` seconds after the last event, or `settle` seconds after it when that
+    event finished a save: a file closed after writing, or renamed into place.
     """
 
     def __init__(self, site_dir: str | os.PathLike, on_change: Callable[[frozenset[Path]], None], *,
-                 quiet: float = 0.03, max_wait: float = 1.0,
+                 quiet: float = 0.03, max_wait: float = 1.0, settle: float = 0.01,
                  ignored_dirs: Iterable[str] = DEFAULT_IGNORED_DIRS):
         self.site_dir = Path(site_dir).resolve()
         self.on_change = on_change
         self.ignored_dirs = tuple(ignored_dirs)
-        self._debouncer = Debouncer(quiet, max_wait)
+        self._debouncer = Debouncer(quiet, max_wait, settle)
         self._wakeup = threading.Condition()
         self._stopping = False
         self._observer = Observer()
@@ -182,13 +200,14 @@ class Watcher:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def add(self, paths: Iterable[Path]) -> None:
-        """Queue changed paths as if the file system had reported them."""
+    def add(self, paths: Iterable[Path], finished: bool = False) -> None:
+        """Queue changed paths as if the file system had reported them; `finished`: the change
+        completed a save (a shorter wait for more)."""
         paths = set(paths)
         if not paths:
             return
         with self._wakeup:
-            self._debouncer.add(paths, time.monotonic())
+            self._debouncer.add(paths, time.monotonic(), finished)
             self._wakeup.notify_all()
 
     def _watch_dir(self, path: Path) -> None:
@@ -208,7 +227,8 @@ class Watcher:
             target = Path(os.fsdecode(event.dest_path or event.src_path))
             if target.parent == self.site_dir and target.name in WATCHED_DIRS:
                 self._watch_dir(target)
-        self.add(event_paths(event, self.site_dir, self.ignored_dirs))
+        paths = event_paths(event, self.site_dir, self.ignored_dirs)
+        self.add(paths, finished=finishes_save(event, paths))
 
     def _run(self) -> None:
         while True:

@@ -11,13 +11,14 @@ import pytest
 from watchdog.events import (
     DirDeletedEvent,
     DirModifiedEvent,
+    FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
 )
 
-from generator.watch import Debouncer, Watcher, event_paths, ignored, relevant
+from generator.watch import Debouncer, Watcher, event_paths, finishes_save, ignored, relevant
 
 SITE = Path("/site")
 
@@ -116,6 +117,29 @@ def test_a_never_ending_burst_is_released_after_max_wait():
             break
         debouncer.add([A], now=tick / 100)
     assert released == 20                           # 200 ms after the first change
+
+
+def test_a_finished_save_settles_sooner():
+    debouncer = Debouncer(quiet=0.03, settle=0.01)
+    debouncer.add([A], now=1.000)                   # truncated, written...
+    debouncer.add([A], now=1.001, finished=True)    # ...and closed
+    assert debouncer.deadline() == pytest.approx(1.011)
+    debouncer.add([B], now=1.005)                   # another file is being written: wait again
+    assert debouncer.deadline() == pytest.approx(1.035)
+    assert debouncer.take(now=1.035) == {A, B}
+
+
+@pytest.mark.parametrize(("event", "finished"), [
+    (FileClosedEvent("/site/content/x.md"), True),
+    (FileMovedEvent("/site/content/.x.md.tmp1", "/site/content/x.md"), True),     # an atomic save
+    (FileMovedEvent("/site/content/x.md", "/site/content/x.md~"), False),         # vim's backup
+    (FileModifiedEvent("/site/content/x.md"), False),
+    (FileCreatedEvent("/site/content/x.md"), False),
+    (FileDeletedEvent("/site/content/x.md"), False),
+    (FileClosedEvent("/site/content/.x.md.swp"), False),
+])
+def test_which_events_finish_a_save(event, finished):
+    assert finishes_save(event, event_paths(event, SITE)) is finished
 
 
 def test_adding_nothing_starts_no_batch():

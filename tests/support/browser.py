@@ -19,22 +19,40 @@ CHROMIUM_ARGS = [
 ]
 
 
+_shared: list = []      # [playwright, browser, users]: one per process, however many modules import the fixture
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the whole session."""
+    """One headless Chromium for the whole session.
+
+    Every module that imports this fixture gets a session fixture of its own, and a second
+    sync Playwright cannot start while the first runs; so they share one, stopped by the last.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no browser at {CHROMIUM}")
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    playwright = sync_api.sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    if not _shared:
+        playwright = sync_api.sync_playwright().start()
         try:
-            yield browser
-        finally:
-            browser.close()
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        except BaseException:
+            playwright.stop()
+            raise
+        _shared[:] = [playwright, launched, 0]
+    _shared[2] += 1
+    try:
+        yield _shared[1]
     finally:
-        playwright.stop()
+        _shared[2] -= 1
+        if _shared[2] == 0:
+            playwright, launched, _ = _shared
+            _shared.clear()
+            try:
+                launched.close()
+            finally:
+                playwright.stop()
 
 
 @pytest.fixture
