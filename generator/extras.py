@@ -134,10 +134,30 @@ def robots(site: Site, urls: Urls) -> bytes:
     return text.encode("utf-8")
 
 
-def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan]) -> Mapping[str, bytes]:
-    """Feeds, sitemap.xml and robots.txt for a site, by output path."""
-    files = {path: atom_feed(site, urls, path, title, page, articles)
-             for path, (title, page, articles) in feed_paths(site).items()}
+def _feed_key(site: Site, urls: Urls, title: str, page: str, articles: tuple[Article, ...]) -> tuple:
+    """Everything a feed shows, as one hashable value."""
+    entries = tuple((a.slug, a.title, a.summary, a.tags, a.date, a.updated) for a in articles[:FEED_ENTRIES])
+    return (site.config.base_url, site.config.title, site.config.language, site.config.description,
+            urls.base_path, title, page, entries)
+
+
+def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
+                cache: dict[str, tuple[tuple, bytes]] | None = None) -> Mapping[str, bytes]:
+    """Feeds, sitemap.xml and robots.txt for a site, by output path.
+
+    With a `cache` (kept by the engine between runs), a feed whose entries did not change is
+    not written out again: an edit touches a handful of the site's hundreds of feeds.
+    """
+    files = {}
+    for path, (title, page, articles) in feed_paths(site).items():
+        key = _feed_key(site, urls, title, page, articles)
+        hit = cache.get(path) if cache is not None else None
+        if hit is not None and hit[0] == key:
+            files[path] = hit[1]
+            continue
+        files[path] = atom_feed(site, urls, path, title, page, articles)
+        if cache is not None:
+            cache[path] = (key, files[path])
     if has_host(site):
         files["sitemap.xml"] = sitemap(site, urls, plans)
     files["robots.txt"] = robots(site, urls)

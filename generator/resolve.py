@@ -199,9 +199,11 @@ class Resolver:
         seen_actors: set[str] = set()
         articles: list[Article] = []
         self.first_defined: dict[str, Actor] = {}
-        for when, slug, doc in entries:
-            articles.append(self.resolve_article(doc, slug, when, seen_actors))
-        articles = self.link_neighbours([self.backfill_actors(a) for a in articles])
+        slugs = [slug for _when, slug, _doc in entries]
+        for index, (when, slug, doc) in enumerate(entries):
+            neighbours = (slugs[index - 1] if index else "", slugs[index + 1] if index + 1 < len(slugs) else "")
+            articles.append(self.resolve_article(doc, slug, when, seen_actors, neighbours))
+        articles = [self.backfill_actors(a) for a in articles]
 
         actors = {ident: state.freeze() for ident, state in self.actors.items() if state.name}
         proposals = {p.id: self.freeze_proposal(p) for p in self.proposals.values() if p.title}
@@ -225,7 +227,8 @@ class Resolver:
             else:
                 first[slug] = doc
 
-    def resolve_article(self, doc: Document, slug: str, when: When, seen_actors: set[str]) -> Article:
+    def resolve_article(self, doc: Document, slug: str, when: When, seen_actors: set[str],
+                        neighbours: tuple[str, str]) -> Article:
         data, problems = doc.data, self.problems
         changes: dict[str, list] = {k: [] for k in ("new_actors", "new_proposals", "status_changes",
                                                    "stance_changes", "opened", "answered", "reopened")}
@@ -281,6 +284,7 @@ class Resolver:
             changes=Changes(tuple(changes["new_actors"]), tuple(changes["new_proposals"]),
                             tuple(changes["status_changes"]), tuple(changes["stance_changes"]),
                             tuple(changes["opened"]), tuple(changes["answered"]), tuple(changes["reopened"])),
+            previous=neighbours[0], next=neighbours[1],
         )
 
     def backfill_actors(self, article: Article) -> Article:
@@ -408,11 +412,6 @@ class Resolver:
         answered = s.status == "answered"
         return Question(s.id, s.text, s.status, s.answer if answered else "", s.confidence if answered else "",
                         tuple(s.raised_by), s.raised_in, s.answered_in, tuple(s.updates), tuple(s.history))
-
-    def link_neighbours(self, articles: list[Article]) -> list[Article]:
-        return [replace(a, previous=articles[i - 1].slug if i else "",
-                        next=articles[i + 1].slug if i + 1 < len(articles) else "")
-                for i, a in enumerate(articles)]
 
     # ---- checks that need everything
     def check_id_kinds(self) -> None:
