@@ -87,7 +87,8 @@ def configure(documents: Iterable[Document], site_dir: Path) -> tuple[SiteConfig
     refused = output_problem(site_dir, site_dir / config.output)
     if refused:
         line, column = site_doc.locate(("output",))
-        problems.append(Diagnostic(site_doc.path, line, column, refused, "set output: to a folder of its own, like _site"))
+        problems.append(Diagnostic(site_doc.path, line, column, refused,
+                                   "set output: to a folder of its own, like _site"))
     return config, list(site_doc.diagnostics) + problems
 
 

@@ -75,7 +75,8 @@ def init_site(folder: Path, title: str = "My Briefing") -> list[Path]:
     files = {
         folder / "site.yaml": SITE_YAML.format(title=title),
         folder / "content" / "actors" / "ada-example.yaml": ACTOR_YAML,
-        folder / "content" / "articles" / f"{today}-first-briefing.md": ARTICLE.format(title="First briefing", date=today),
+        folder / "content" / "articles" / f"{today}-first-briefing.md":
+            ARTICLE.format(title="First briefing", date=today),
         folder / "templates" / ".keep": "",
         folder / "static" / ".keep": "",
     }

@@ -121,7 +121,8 @@ def test_failed_build_leaves_previous_output_untouched(tmp_path, capsys):
 def test_template_error_fails_the_build_naming_the_template(tmp_path, capsys):
     site = copy_site("minimal", tmp_path)
     (site / "templates").mkdir(exist_ok=True)
-    (site / "templates" / "404.html").write_text('{% extends "base.html" %}\n{% block main %}\n{{ no_such_name }}\n{% endblock %}\n')
+    (site / "templates" / "404.html").write_text(
+        '{% extends "base.html" %}\n{% block main %}\n{{ no_such_name }}\n{% endblock %}\n')
     assert main(["build", "--site", str(site), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "templates/404.html:3" in err and "no_such_name" in err
