@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from .load import Source
-from .parallel import map_forked
+from .parallel import map_forked, no_gc
 from .parse import Document, digest, parse_document
 
 CACHE_DIR = ".briefing-cache"
@@ -35,7 +35,7 @@ def _code_version() -> str:
 
 def load(site_dir: Path) -> dict[tuple[str, str], Document]:
     try:
-        with open(site_dir / CACHE_DIR / CACHE_FILE, "rb") as fh:
+        with open(site_dir / CACHE_DIR / CACHE_FILE, "rb") as fh, no_gc():
             version, documents = pickle.load(fh)
         return documents if version == _code_version() else {}
     except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
@@ -47,7 +47,7 @@ def save(site_dir: Path, documents: dict[tuple[str, str], Document]) -> None:
     try:
         folder.mkdir(exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh, no_gc():
             pickle.dump((_code_version(), documents), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temp, folder / CACHE_FILE)
     except OSError:

@@ -130,7 +130,9 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"nothing changed since the last build ({time.perf_counter() - started:.2f} s) -> {configured}")
         return EXIT_OK
     setup = setup_digest(site_dir, options)
+    started_state = time.perf_counter()
     previous = load_state(site_dir, setup, configured)
+    loaded = time.perf_counter()
     engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict)
     result = engine.build(sources, previous=previous)
     print_diagnostics(result.diagnostics)
@@ -140,10 +142,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = output_folder(args, site_dir, engine.site.config.output)
     writing = time.perf_counter()
     report = write_output(out, result.files, inputs=inputs, kept=result.kept)
+    wrote = time.perf_counter()
     save_state(site_dir, BuildState(setup, str(out.resolve()), engine.site, engine.plans,
                                     dict(engine.assets.names), dict(report.hashes)))
     if args.timings:
-        stages = dict(engine.timings, write=time.perf_counter() - writing)
+        stages = dict(engine.timings, state=loaded - started_state + time.perf_counter() - wrote,
+                      write=wrote - writing)
         print("timings: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stages.items()), file=sys.stderr)
     pages = sum(1 for p in report.hashes if p.endswith(".html"))
     if not args.quiet:

@@ -111,6 +111,7 @@ class Engine:
         self.timings = {"read": time.perf_counter() - started}
         with self._timed("parse"):
             self.documents = {d.path: d for d in self._parse(sources)}
+        gc.freeze()  # long-lived from here on: see _run
         self.env, self.assets = None, None
         if previous is None:
             return self._run(started, everything=True)

@@ -7,6 +7,8 @@ platforms without fork run in-process, with the same results.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -16,6 +18,19 @@ MIN_ITEMS = 200           # below this, starting workers costs more than it save
 CHUNKS_PER_WORKER = 4     # several chunks each, so a slow chunk does not idle a core
 
 _task: Callable[[Any], Any] | None = None   # set before forking; the workers inherit it
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cyclic garbage collector: loading or dumping a big pickle allocates millions
+    of objects, and each collection it triggers would walk all of them again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def cores() -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .cache import CACHE_DIR
 from .model import Site
+from .parallel import no_gc
 from .plan import PagePlan
 from .write import read_manifest
 
@@ -35,7 +36,7 @@ class BuildState:
 def load_state(site_dir: Path, key: str, out_dir: Path) -> BuildState | None:
     """The previous build's state, if it fits this build and the output folder is as it left it."""
     try:
-        with open(site_dir / CACHE_DIR / STATE_FILE, "rb") as fh:
+        with open(site_dir / CACHE_DIR / STATE_FILE, "rb") as fh, no_gc():
             state = pickle.load(fh)
     except Exception:  # noqa: BLE001 - an unreadable state is simply no state
         return None
@@ -52,7 +53,7 @@ def save_state(site_dir: Path, state: BuildState) -> None:
     try:
         folder.mkdir(exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh, no_gc():
             pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temp, folder / STATE_FILE)
     except OSError:
