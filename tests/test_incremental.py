@@ -19,7 +19,8 @@ from generator.model import STANCES, STATUSES
 
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
 
-EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename")
+EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename", "css", "partial")
+THEME = Path(__file__).resolve().parent.parent / "templates"
 
 
 def articles(site: Path) -> list[Path]:
@@ -57,6 +58,16 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
     elif kind == "redate":
         path.write_text(re.sub(r"^date: .*$", f"date: 2024-03-{(counter % 27) + 1:02d}", path.read_text(),
                                count=1, flags=re.MULTILINE))
+    elif kind == "css":   # the site's stylesheet, laid over the theme's
+        path = site / "static" / "style.css"
+        path.parent.mkdir(exist_ok=True)
+        base = path.read_text() if path.exists() else (THEME.parent / "static" / "style.css").read_text()
+        path.write_text(base + f"\n.edit-{counter} {{ color: red; }}\n")
+    elif kind == "partial":   # a site override of one partial template
+        path = site / "templates" / "partials" / "quote.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        base = path.read_text() if path.exists() else (THEME / "partials" / "quote.html").read_text()
+        path.write_text(base + f"{{# edit {counter} #}}<!-- edit {counter} -->\n")
     elif kind == "rename":
         actors = sorted((site / "content" / "actors").glob("*.yaml"))
         path = actors[pick % len(actors)]
@@ -83,6 +94,21 @@ def test_incremental_output_equals_a_cold_build(edits) -> None:
                     p for p in set(result.files) | set(cold.files) if result.files.get(p) != cold.files.get(p)))
 
 
+def test_a_stylesheet_edit_renders_nothing_and_a_partial_edit_only_its_users(tmp_path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HISTORY, site)
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+    pages = sum(1 for p in engine.build().files if p.endswith(".html"))
+    touched = apply(site, "css", 0, 1)
+    result = engine.update(touched)
+    assert result.ok and result.rendered == 0
+    assert dict(result.files) == dict(Engine(site, drafts=True, use_cache=False, parallel=False).build().files)
+    touched = apply(site, "partial", 0, 2)
+    result = engine.update(touched)
+    assert result.ok and 0 < result.rendered < pages
+    assert dict(result.files) == dict(Engine(site, drafts=True, use_cache=False, parallel=False).build().files)
+
+
 def test_a_body_edit_renders_only_its_briefing(tmp_path) -> None:
     site = tmp_path / "site"
     shutil.copytree(HISTORY, site)
@@ -94,3 +120,15 @@ def test_a_body_edit_renders_only_its_briefing(tmp_path) -> None:
     assert result.ok and result.rendered == 1
     assert len(result.changed) == 1 and next(iter(result.changed)).startswith("briefings/")
     assert b"A new closing sentence." in result.files[next(iter(result.changed))]
+
+
+def test_a_deleted_folder_removes_its_articles(tmp_path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HISTORY, site)
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+    engine.build()
+    folder = site / "content" / "pages"
+    shutil.rmtree(folder)
+    result = engine.update([folder])
+    assert result.ok and result.removed
+    assert dict(result.files) == dict(Engine(site, drafts=True, use_cache=False, parallel=False).build().files)
