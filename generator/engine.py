@@ -26,7 +26,7 @@ from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
 from .load import Source, configure, kind_of, read_source, read_sources
 from .markdown import REFERENCE
-from .model import Site
+from .model import Site, SiteConfig
 from .parallel import map_forked
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
@@ -164,33 +164,12 @@ class Engine:
             if fast is not None:
                 return fast
         if not reparse and not content_changed and not everything and self.last_ok and self.site is not None:
-            return self._rerender(started)  # templates or static files only: the story is as it was
+            return self._run(started, everything=False, same_model=True)  # templates or static files only
         for source in reparse:  # a handful of files: the disk cache would cost more than it saves
             self.documents[source.path] = parse_document(source.kind, source.path, source.raw)
         if SITE_FILE not in self.documents:
             return self.build()  # site.yaml gone: let read_sources say so
         return self._run(started, everything=everything)
-
-    def _rerender(self, started: float) -> BuildResult:
-        """Render again with the same model, after a template or static file changed."""
-        site = self.site
-        try:
-            if self.env is None:
-                self.env = make_environment(self.site_dir, auto_reload=False)
-            if self.assets is None:
-                old_assets, self.assets = self.last_assets, load_assets(self.site_dir)
-                if old_assets is not None and old_assets.names != self.assets.names:
-                    self._relink_assets(old_assets, self.assets, Urls(site.config.base_path))
-            files, rendered = self._render(site, False, same_model=True)
-        except jinja2.TemplateError as exc:
-            return self._failed([template_diagnostic(exc, self.site_dir)], started)
-        except ContentError as exc:
-            return self._failed(list(exc.diagnostics), started)
-        previous = self.files
-        changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
-        removed = frozenset(set(previous) - set(files))
-        self.files, self.changed_templates, self.last_assets = files, set(), self.assets
-        return BuildResult(True, self.diagnostics, files, changed, removed, time.perf_counter() - started, rendered)
 
     def _body_only_update(self, source: Source, started: float) -> BuildResult | None:
         """The common edit while writing: an article's text changed, its front matter did not.
@@ -234,7 +213,40 @@ class Engine:
     def _parse(self, sources: list[Source]) -> list[Document]:
         return parse_cache.parse_all(self.site_dir, sources, use_cache=self.use_cache)
 
-    def _run(self, started: float, *, everything: bool) -> BuildResult:
+    def _run(self, started: float, *, everything: bool, same_model: bool = False) -> BuildResult:
+        """Resolve, plan and render; with `same_model`, only render again (templates or static changed)."""
+        if same_model:
+            site, config, diagnostics = self.site, self.site.config, list(self.diagnostics)
+        else:
+            site, config, diagnostics = self._resolve()
+            if any(d.severity == ERROR for d in diagnostics):
+                return self._failed(diagnostics, started)
+        try:
+            if self.env is None:
+                self.env = make_environment(self.site_dir, auto_reload=False)  # update() drops it on a template edit
+            if self.assets is None:
+                old_assets = self.last_assets
+                self.assets = load_assets(self.site_dir)
+                if self.disk_assets is not None and dict(self.assets.names) != self.disk_assets:
+                    everything = True  # every page on disk links the stylesheet by its fingerprinted name
+                elif old_assets is not None and old_assets.names != self.assets.names:
+                    self._relink_assets(old_assets, self.assets, Urls(config.base_path))
+            files, rendered = self._render(site, everything, same_model)
+        except jinja2.TemplateError as exc:
+            return self._failed([template_diagnostic(exc, self.site_dir)] + diagnostics, started)
+        except ContentError as exc:
+            return self._failed(list(exc.diagnostics) + diagnostics, started)
+        previous = self.files
+        changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
+        removed = frozenset(set(previous) - set(files))
+        self.site, self.files = site, files
+        self.diagnostics, self.last_ok = tuple(diagnostics), True
+        self.changed_templates, self.last_assets = set(), self.assets
+        self.base_path = config.base_path
+        return BuildResult(True, tuple(diagnostics), files, changed, removed,
+                           time.perf_counter() - started, rendered, self.kept)
+
+    def _resolve(self) -> tuple[Site, SiteConfig, list[Diagnostic]]:
         documents = sorted(self.documents.values(), key=lambda d: d.path)
         config, problems = configure(documents, self.site_dir)
         if self.base_url is not None:
@@ -249,33 +261,7 @@ class Engine:
         diagnostics = problems + [p for d in content for p in d.diagnostics
                                   if self.drafts or not d.data.get("draft")] + resolve_problems
         strict = self.strict or config.strict
-        diagnostics = sorted((d.as_error() if strict else d for d in diagnostics), key=Diagnostic.sort_key)
-        if any(d.severity == ERROR for d in diagnostics):
-            return self._failed(diagnostics, started)
-        try:
-            if self.env is None:
-                self.env = make_environment(self.site_dir, auto_reload=False)  # update() drops it on a template edit
-            if self.assets is None:
-                old_assets = self.last_assets
-                self.assets = load_assets(self.site_dir)
-                if self.disk_assets is not None and dict(self.assets.names) != self.disk_assets:
-                    everything = True  # every page on disk links the stylesheet by its fingerprinted name
-                elif old_assets is not None and old_assets.names != self.assets.names:
-                    self._relink_assets(old_assets, self.assets, Urls(config.base_path))
-            files, rendered = self._render(site, everything)
-        except jinja2.TemplateError as exc:
-            return self._failed([template_diagnostic(exc, self.site_dir)] + diagnostics, started)
-        except ContentError as exc:
-            return self._failed(list(exc.diagnostics) + diagnostics, started)
-        previous = self.files
-        changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
-        removed = frozenset(set(previous) - set(files))
-        self.site, self.files = site, files
-        self.diagnostics, self.last_ok = tuple(diagnostics), True
-        self.changed_templates, self.last_assets = set(), self.assets
-        self.base_path = config.base_path
-        return BuildResult(True, tuple(diagnostics), files, changed, removed,
-                           time.perf_counter() - started, rendered, self.kept)
+        return site, config, sorted((d.as_error() if strict else d for d in diagnostics), key=Diagnostic.sort_key)
 
     def _render(self, site: Site, everything: bool, same_model: bool = False) -> tuple[dict[str, bytes], int]:
         urls = Urls(site.config.base_path)

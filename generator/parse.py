@@ -56,11 +56,7 @@ class Document:
 
     def locate(self, path: tuple) -> tuple[int, int]:
         """The closest known place of a key path: itself, else its nearest parent."""
-        while path:
-            if path in self.marks:
-                return self.marks[path]
-            path = path[:-1]
-        return self.marks.get((), (1, 1))
+        return _locate(self.marks, path)
 
 
 def digest(raw: bytes) -> str:
@@ -126,6 +122,7 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
 
 
 def _locate(marks: dict, path: tuple) -> tuple[int, int]:
+    """The place of a key path in `marks`, or of its nearest parent that has one."""
     while path:
         if path in marks:
             return marks[path]
