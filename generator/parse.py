@@ -169,6 +169,10 @@ def load_yaml(text: str, line_offset: int, marks: dict) -> Any:
         bad_line = lines[mark.line] if mark and mark.line < len(lines) else ""
         if "\t" in bad_line[:len(bad_line) - len(bad_line.lstrip())] or "'\\t'" in str(exc.problem):
             hint = "YAML indentation must use spaces, not tabs"
+        elif "mapping values are not allowed" in str(exc.problem) and ": " in bad_line.split(": ", 1)[-1]:
+            # the commonest slip in front matter: a title or note with ': ' in it
+            key = bad_line.split(":", 1)[0].strip()
+            hint = f"a value containing ': ' must be quoted, like {key}: \"…: …\""
         elif exc.context and exc.problem and not exc.problem.startswith("but "):
             hint = exc.context
             if exc.context_mark and mark and exc.context_mark.line != mark.line:
