@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,16 +40,24 @@ def kind_of(relative: str) -> str | None:
 
 
 def source_paths(site_dir: Path) -> list[str]:
-    """Every content file of the site, relative, sorted."""
+    """Every content file of the site, relative, sorted; links leading out of the site left out."""
     found = []
     if (site_dir / SITE_FILE).is_file():
         found.append(SITE_FILE)
+    root = site_dir.resolve()
     for _kind, folder, _suffixes in CONTENT_GLOBS:
-        root = site_dir / folder
-        if root.is_dir():
-            for path in root.rglob("*"):
+        top = site_dir / folder
+        if not top.is_dir():
+            continue
+        for directory, _dirs, names in os.walk(top, followlinks=True):
+            # one resolve per folder, and one per file only when the file itself is a link
+            inside = Path(directory).resolve().is_relative_to(root)
+            for name in names:
+                path = Path(directory, name)
                 relative = path.relative_to(site_dir).as_posix()
-                if path.is_file() and kind_of(relative) and inside_site(site_dir, relative):
+                if not kind_of(relative) or not path.is_file():
+                    continue
+                if inside and (not path.is_symlink() or path.resolve().is_relative_to(root)):
                     found.append(relative)
     return sorted(found)
 
@@ -59,6 +68,7 @@ def inside_site(site_dir: Path, relative: str) -> bool:
 
 
 def read_source(site_dir: Path, relative: str) -> Source | None:
+    """One file by its site-relative path, or None when it is not content (or not the site's)."""
     kind = kind_of(relative)
     try:
         return Source(kind, relative, (site_dir / relative).read_bytes()) \
@@ -72,8 +82,13 @@ def read_sources(site_dir: Path) -> list[Source]:
         raise ContentError(Diagnostic(
             SITE_FILE, 0, 0, f"no {SITE_FILE} in '{site_dir}'",
             "run briefing in a site folder, pass --site DIR, or create one with briefing init DIR"))
-    sources = (read_source(site_dir, relative) for relative in source_paths(site_dir))
-    return [s for s in sources if s is not None]
+    sources = []
+    for relative in source_paths(site_dir):  # already vetted: read without asking again
+        try:
+            sources.append(Source(kind_of(relative), relative, (site_dir / relative).read_bytes()))
+        except OSError:
+            pass
+    return sources
 
 
 def parse_sources(sources: Iterable[Source]) -> list[Document]:
