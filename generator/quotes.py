@@ -7,6 +7,7 @@ spaces are ignored. Matching is case-sensitive.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -80,6 +81,7 @@ def find_quote(quote: str, folded_text: str) -> int:
     return folded_text.find(needle) if needle else -1
 
 
+@functools.lru_cache(maxsize=65536)
 def quote_anchor(text: str) -> str:
     """An element id derived from the quote's own text, so it survives edits elsewhere."""
     folded = fold_quote(text)

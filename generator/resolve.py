@@ -41,6 +41,7 @@ from .quotes import find_quote, fold_quote, quote_anchor
 from .schema import ID_HINT, ID_RE
 from .urls import SECTIONS
 
+_SPANS: dict[tuple[str, str], tuple[int, int] | None] = {}   # (file digest, quote) -> its span
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 ACTOR_KEYS = ("kind", "role", "affiliation", "country", "wikidata", "description", "url")
 
@@ -76,12 +77,17 @@ class ActorState:
     aliases: list[str]
     path: str
     named_at: tuple[str, int] = ("", 0)
+    frozen: Actor | None = None     # the last freeze(), until a definition refines the actor again
 
     def freeze(self) -> Actor:
-        f = self.fields
-        return Actor(self.id, self.name, f.get("kind") or "person", f.get("role") or "", f.get("affiliation") or "",
-                     f.get("country") or "", tuple(self.aliases), f.get("wikidata") or "",
-                     f.get("description") or "", f.get("url") or "", self.path)
+        # one object per actor state: every briefing listing the actor shares it, which saves
+        # building thousands of equal Actors and makes comparing two models a matter of identity
+        if self.frozen is None:
+            f = self.fields
+            self.frozen = Actor(self.id, self.name, f.get("kind") or "person", f.get("role") or "",
+                                f.get("affiliation") or "", f.get("country") or "", tuple(self.aliases),
+                                f.get("wikidata") or "", f.get("description") or "", f.get("url") or "", self.path)
+        return self.frozen
 
 
 # --------------------------------------------------------------------------- the story
@@ -151,6 +157,7 @@ class Resolver:
 
     def refine(self, state: ActorState, data: dict, doc: Document, path: tuple) -> None:
         """Apply one definition: scalars replace, aliases add up, the name never changes."""
+        state.frozen = None
         name = data.get("name")
         if name and state.name and name != state.name:
             where, line = state.named_at
@@ -296,9 +303,14 @@ class Resolver:
 
     def verify(self, doc: Document, path: tuple, text: str) -> tuple[int, int] | None:
         """Where a quote occurs in the article's folded text, or None (and a warning)."""
-        at = find_quote(text, doc.text)
-        if at >= 0:
-            return at, at + len(fold_quote(text))
+        key = (doc.digest, text)
+        if key not in _SPANS:  # the answer depends on the file and the quote alone: keep it across runs
+            if len(_SPANS) > 200_000:
+                _SPANS.clear()
+            at = find_quote(text, doc.text)
+            _SPANS[key] = (at, at + len(fold_quote(text))) if at >= 0 else None
+        if _SPANS[key] is not None:
+            return _SPANS[key]
         self.problems.at(doc, path, f"quote not found in the article's text: '{text[:60]}'",
                          "quote the body word for word; typographic quotes, dashes and spaces may differ",
                          WARNING)
