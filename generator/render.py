@@ -181,6 +181,15 @@ class View:
         return sorted(found, key=lambda ph: (self._last_seen(ph[0]), ph[0].id), reverse=True)
 
     @staticmethod
+    def stance_moves(history: StanceHistory) -> list[Position]:
+        """The positions where the actor's stance changed (the first one included): how it moved."""
+        moves: list[Position] = []
+        for position in history.positions:
+            if not moves or moves[-1].stance != position.stance:
+                moves.append(position)
+        return moves
+
+    @staticmethod
     def count_stances(rows: list[StanceRow]) -> list[tuple[str, int]]:
         """How many of these rows hold each stance, in the order of STANCES."""
         held = [row.position.stance for row in rows]

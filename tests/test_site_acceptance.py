@@ -424,7 +424,7 @@ def test_actor_page_shows_how_a_stance_moved(history):
     doc = page(history, "actors/tomas-eld/index.html")
     row = section(doc, "Stances").xpath(".//tr[th/a[contains(@href,'/verran-water-accord/')]]")[0]
     path = [text(li.xpath(".//span[contains(@class,'badge')]")[0]) for li in row.xpath(".//ol/li")]
-    assert path == ["Opposes", "Conditional", "Supports", "Supports"]     # article 4 restates it
+    assert path == ["Opposes", "Conditional", "Supports"]     # article 4 restates it: not a move
     assert text(row.xpath("./td[@data-label='Stance now']")[0]).startswith("Supports")
     quotes = section(doc, "Quotes").xpath(".//a[contains(@class,'quote-link')]/@href")
     for href in quotes:
