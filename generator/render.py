@@ -180,6 +180,15 @@ class View:
                 found.append((proposal, history))
         return sorted(found, key=lambda ph: (self._last_seen(ph[0]), ph[0].id), reverse=True)
 
+    def stance_table(self, proposal: str, article: Article, carried_limit: int) -> tuple[list[StanceRow], list, bool]:
+        """A briefing's stance table: the rows to list, the counts of earlier stances left out,
+        and whether any listed row has a condition (the table then has that column)."""
+        rows = self.stances_at(proposal, article)
+        carried = [r for r in rows if not r.new]
+        listed = rows if len(carried) <= carried_limit else [r for r in rows if r.new]
+        counts = self.count_stances(carried) if len(listed) < len(rows) else []
+        return listed, counts, any(r.position.condition for r in listed)
+
     @staticmethod
     def stance_moves(history: StanceHistory) -> list[Position]:
         """The positions where the actor's stance changed (the first one included): how it moved."""
@@ -286,9 +295,14 @@ class Binding:
     # ---- small pieces of markup: Python, not macros, as a macro call costs tens of
     # microseconds and a briefing's stance tables make hundreds of these calls per page
     def actor_link(self, ident: str, at: Article | None = None) -> Markup:
-        # f-strings over escape(): Markup.format goes through string.Formatter, ten times slower
-        href = escape(self.urls.page("actor", ident))
-        return Markup(f'<a href="{href}">{escape(self.view.actor(ident, at).name)}</a>')
+        # An actor keeps one name (resolve enforces it), so its link is the same on every page:
+        # made once per build. f-strings over escape(): Markup.format is ten times slower.
+        link = self.fragments.get(("actor-link", ident))
+        if link is None:
+            href = escape(self.urls.page("actor", ident))
+            link = Markup(f'<a href="{href}">{escape(self.view.actor(ident, at).name)}</a>')
+            self.fragments[("actor-link", ident)] = link
+        return link
 
     def actor_list(self, idents, at: Article | None = None) -> Markup:
         return Markup(", ").join(self.actor_link(i, at) for i in idents)
