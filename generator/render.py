@@ -8,6 +8,7 @@ fail, so a template mistake stops the build instead of printing an empty string.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,6 +145,8 @@ class View:
     def __init__(self, site: Site):
         self.site = site
         self.order = {a.slug: i for i, a in enumerate(site.articles)}
+        self._position_orders: dict[int, list[int]] = {}   # id(StanceHistory) -> story order of each position
+        self._held: dict[str, dict[int, dict[str, str]]] = {}   # see _stances_held
         self.by_slug = site.by_slug or {a.slug: a for a in site.articles}
 
     def article(self, slug: str) -> Article:
@@ -166,9 +169,14 @@ class View:
         here = self.order.get(article.slug, len(self.order))
         rows = []
         for history in self.site.proposals[proposal].stances:
-            before = [p for p in history.positions if self.order.get(p.article, -1) <= here]
-            if before:
-                rows.append(StanceRow(before[-1], before[-1].article == article.slug))
+            # positions are in story order: the one in force is the last at or before `here`
+            orders = self._position_orders.get(id(history))
+            if orders is None:
+                orders = self._position_orders[id(history)] = [self.order.get(p.article, -1) for p in history.positions]
+            index = bisect.bisect_right(orders, here) - 1
+            if index >= 0:
+                position = history.positions[index]
+                rows.append(StanceRow(position, position.article == article.slug))
         return [r for r in rows if r.new] + [r for r in rows if not r.new]
 
     def stances_of(self, actor: str) -> list[tuple[Proposal, StanceHistory | None]]:
@@ -183,11 +191,41 @@ class View:
     def stance_table(self, proposal: str, article: Article, carried_limit: int) -> tuple[list[StanceRow], list, bool]:
         """A briefing's stance table: the rows to list, the counts of earlier stances left out,
         and whether any listed row has a condition (the table then has that column)."""
-        rows = self.stances_at(proposal, article)
-        carried = [r for r in rows if not r.new]
-        listed = rows if len(carried) <= carried_limit else [r for r in rows if r.new]
-        counts = self.count_stances(carried) if len(listed) < len(rows) else []
-        return listed, counts, any(r.position.condition for r in listed)
+        held = self._stances_held(proposal).get(self.order.get(article.slug, -1))
+        new = [StanceRow(p, True) for u in article.proposals if u.proposal == proposal for p in u.positions]
+        rank = {h.actor: i for i, h in enumerate(self.site.proposals[proposal].stances)}
+        new = sorted({row.position.actor: row for row in new}.values(),   # an actor's last word here,
+                     key=lambda row: rank[row.position.actor])              # in the matrix's order
+        if held is None or len(held) - len(new) <= carried_limit:
+            rows = self.stances_at(proposal, article)   # few stances: list them all
+            return rows, [], any(r.position.condition for r in rows)
+        carried = dict(held)
+        for row in new:
+            carried.pop(row.position.actor, None)
+        counts = [(stance, n) for stance in STANCES if (n := sum(1 for s in carried.values() if s == stance))]
+        return new, counts, any(r.position.condition for r in new)
+
+    def _stances_held(self, proposal: str) -> dict[int, dict[str, str]]:
+        """Story order of each briefing that mentions the proposal -> actor -> stance held after it.
+
+        Made once per proposal and build by one walk through its positions, so a long story's
+        briefings need not each scan every actor's history.
+        """
+        found = self._held.get(proposal)
+        if found is None:
+            positions = sorted(((self.order.get(p.article, -1), i, p) for h in self.site.proposals[proposal].stances
+                                for i, p in enumerate(h.positions)), key=lambda t: (t[0], t[1]))
+            held: dict[str, str] = {}
+            found = {}
+            updates = sorted(self.order.get(u.article, -1) for u in self.site.proposals[proposal].updates)
+            k = 0
+            for order in updates:
+                while k < len(positions) and positions[k][0] <= order:
+                    held[positions[k][2].actor] = positions[k][2].stance
+                    k += 1
+                found[order] = dict(held)
+            self._held[proposal] = found
+        return found
 
     @staticmethod
     def stance_moves(history: StanceHistory) -> list[Position]:

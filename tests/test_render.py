@@ -425,3 +425,33 @@ def test_every_page_is_valid_html(tmp_path, env, assets):
     result = subprocess.run([*_vnu(), "--errors-only", "--skip-non-html", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_stance_table_shortcut_agrees_with_the_full_scan(tmp_path):
+    """View.stance_table counts earlier stances from per-proposal snapshots; on a long story it
+    must give exactly what scanning every actor's history (stances_at) gives."""
+    import subprocess
+    import sys
+
+    from generator.engine import Engine
+    from generator.render import view_of
+
+    corpus = tmp_path / "corpus"
+    maker = Path(__file__).resolve().parents[2] / "shared" / "bench" / "make_corpus.py"
+    if not maker.exists():
+        pytest.skip("../shared/bench/make_corpus.py is not beside the repository")
+    subprocess.run([sys.executable, str(maker), str(corpus), "--articles", "300"], check=True)
+    engine = Engine(corpus, parallel=False, use_cache=False)
+    assert engine.build().ok
+    view = view_of(engine.site)
+    compared = 0
+    for article in engine.site.articles:
+        for update in article.proposals:
+            rows = view.stances_at(update.proposal, article)
+            carried = [r for r in rows if not r.new]
+            listed = rows if len(carried) <= 8 else [r for r in rows if r.new]
+            counts = view.count_stances(carried) if len(listed) < len(rows) else []
+            assert view.stance_table(update.proposal, article, 8) == (
+                listed, counts, any(r.position.condition for r in listed)), (article.slug, update.proposal)
+            compared += bool(counts)
+    assert compared > 50  # the shortcut path was taken
