@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,8 @@ class View:
         self.order = {a.slug: i for i, a in enumerate(site.articles)}
         self._position_orders: dict[int, list[int]] = {}   # id(StanceHistory) -> story order of each position
         self._held: dict[str, dict[int, dict[str, str]]] = {}   # see _stances_held
+        self._by_actor: dict[str, list] | None = None              # see stances_of
+        self._seen: dict[tuple[str, str], int] = {}                # see _last_seen
         self.by_slug = site.by_slug or {a.slug: a for a in site.articles}
 
     def article(self, slug: str) -> Article:
@@ -181,11 +184,13 @@ class View:
 
     def stances_of(self, actor: str) -> list[tuple[Proposal, StanceHistory | None]]:
         """The proposals an actor took a stance on or proposed, most recently updated first."""
-        found = []
-        for proposal in self.site.proposals.values():
-            history = next((h for h in proposal.stances if h.actor == actor), None)
-            if history is not None or actor in proposal.proposed_by:
-                found.append((proposal, history))
+        if self._by_actor is None:  # one pass over every proposal, shared by all actor pages
+            self._by_actor = {}
+            for proposal in self.site.proposals.values():
+                histories = {h.actor: h for h in proposal.stances}
+                for ident in dict.fromkeys([*histories, *proposal.proposed_by]):
+                    self._by_actor.setdefault(ident, []).append((proposal, histories.get(ident)))
+        found = self._by_actor.get(actor, [])
         return sorted(found, key=lambda ph: (self._last_seen(ph[0]), ph[0].id), reverse=True)
 
     def stance_table(self, proposal: str, article: Article, carried_limit: int) -> tuple[list[StanceRow], list, bool]:
@@ -296,7 +301,10 @@ class View:
         return list(self.site.actor_quotes.get(actor, ()))
 
     def _last_seen(self, entity: Proposal | Question) -> int:
-        return max((self.order.get(s, -1) for s in entity.articles), default=-1)
+        key = (type(entity).__name__, entity.id)
+        if key not in self._seen:
+            self._seen[key] = max((self.order.get(s, -1) for s in entity.articles), default=-1)
+        return self._seen[key]
 
 
 _view_cache: tuple[Site, View] | None = None
@@ -310,6 +318,7 @@ def view_of(site: Site) -> View:
     return _view_cache[1]
 
 
+@functools.lru_cache(maxsize=256)   # a handful of kinds and values, thousands of badges
 def _badge(kind: str, value: str) -> Markup:
     value = escape(value)
     return Markup(f'<span class="badge {kind} {kind}-{value}">{escape(label(value))}</span>')
