@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .load import Source
 from .parallel import map_forked, no_gc
-from .parse import Document, digest, parse_document
+from .parse import Document, parse_document
 
 CACHE_DIR = ".briefing-cache"
 CACHE_FILE = "documents.pickle"
@@ -35,7 +35,7 @@ def _code_version() -> str:
 
 def load(site_dir: Path) -> dict[tuple[str, str], Document]:
     try:
-        with open(site_dir / CACHE_DIR / CACHE_FILE, "rb") as fh, no_gc():
+        with open(site_dir / CACHE_DIR / CACHE_FILE, "rb") as fh, no_gc(keep=True):
             version, documents = pickle.load(fh)
         return documents if version == _code_version() else {}
     except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
@@ -58,7 +58,7 @@ def parse_all(site_dir: Path, sources: list[Source], *, use_cache: bool = True) 
     """Parse sources on every core, reusing cached documents whose file content is unchanged."""
     cached = load(site_dir) if use_cache else {}
     stale = [s for s in sources
-             if (doc := cached.get((s.kind, s.path))) is None or doc.digest != digest(s.raw)]
+             if (doc := cached.get((s.kind, s.path))) is None or doc.digest != s.digest]
     for doc in map_forked(_parse_source, stale):
         cached[(doc.kind, doc.path)] = doc
     if use_cache and stale:

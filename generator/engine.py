@@ -26,7 +26,7 @@ from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
 from .load import Source, configure, kind_of, read_source, read_sources
 from .markdown import REFERENCE
-from .model import Site, SiteConfig
+from .model import Article, Site, SiteConfig
 from .parallel import map_forked
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
@@ -70,6 +70,12 @@ class Builder(Protocol):
         """Run again after these files (absolute paths) changed, were created or deleted."""
 
 
+# A CLI rebuild patches the previous state for at most this many files edited since it was made;
+# past that it resolves the story again and leaves a new state (re-rendering the edited articles
+# of every earlier rebuild on each one would cost more than that).
+BODY_ONLY_LIMIT = 50
+
+
 class Engine:
     """Builds one site, remembering each stage's values so the next run redoes only what changed."""
 
@@ -98,6 +104,10 @@ class Engine:
         self.feeds: dict[str, tuple[tuple, bytes]] = {}   # extras.extra_files' cache
         self.changed_templates: set[str] = set()          # edited since the last good run
         self.last_assets: Assets | None = None
+        # what the model was made from, for the next CLI build's state (state.py)
+        self.source_digests: dict[str, str] = {}
+        self.front_digests: dict[str, str] = {}
+        self.reused_state = False     # the last build patched a previous state (still valid) instead of resolving
 
     # ------------------------------------------------------------------ runs
     def build(self, sources: list[Source] | None = None, previous: BuildState | None = None) -> BuildResult:
@@ -112,9 +122,16 @@ class Engine:
         except ContentError as exc:
             return self._failed(exc.diagnostics, started)
         self.timings = {"read": time.perf_counter() - started}
+        if previous is not None:
+            fast = self._body_only_build(sources, previous, started)
+            self.reused_state = fast is not None and fast.ok
+            if fast is not None:
+                return fast
         with self._timed("parse"):
             self.documents = {d.path: d for d in self._parse(sources)}
         gc.freeze()  # long-lived from here on: see _run
+        self.source_digests = {d.path: d.digest for d in self.documents.values()}
+        self.front_digests = {d.path: d.front_digest for d in self.documents.values()}
         self.env, self.assets = None, None
         if previous is None:
             return self._run(started, everything=True)
@@ -180,36 +197,70 @@ class Engine:
         runs the whole pipeline.
         """
         old, site = self.documents.get(source.path), self.site
-        if old is None or site is None or source.kind != "article" or not self.last_ok:
+        if old is None or site is None or not self.last_ok:
             return None
         new = parse_document(source.kind, source.path, source.raw)
-        if (new.data, new.marks, new.diagnostics) != (old.data, old.marks, old.diagnostics):
+        patched = patch_bodies(site, [new], {new.path: old.front_digest})
+        if patched is None:
             return None
-        article = next((a for a in site.articles if a.path == source.path), None)
-        if article is None or set(REFERENCE.findall(old.body)) != set(REFERENCE.findall(new.body)):
-            return None
-        quotes = [*article.quotes, *(p.quote for u in article.proposals for p in u.positions if p.quote)]
-        for quote in quotes:
-            at = find_quote(quote.text, new.text)
-            if (at if at >= 0 else None) != (quote.span[0] if quote.span else None):
-                return None
-        patched = replace(article, body=new.body, body_line=new.body_line)
-        new_site = replace(site, articles=tuple(patched if a is article else a for a in site.articles),
-                           by_slug={**site.by_slug, article.slug: patched})
-        output = output_file(page_path("briefing", article.slug))
+        new_site, slugs = patched
         try:
-            html = render_page(self.env, new_site, self.plans[output], Urls(new_site.config.base_path), self.assets)
+            pages = self._render_briefings(new_site, slugs)
         except jinja2.TemplateError as exc:
             return self._failed([template_diagnostic(exc, self.site_dir)], started)
         self.documents[source.path] = new
         self.site = new_site
-        self.pages[output] = html
-        changed = frozenset() if self.files.get(output) == html else frozenset({output})
-        self.files = {**self.files, output: html}
+        self.pages.update(pages)
+        changed = frozenset(p for p, html in pages.items() if self.files.get(p) != html)
+        self.files = {**self.files, **pages}
         return BuildResult(True, self.diagnostics, self.files, changed, frozenset(),
-                           time.perf_counter() - started, 1)
+                           time.perf_counter() - started, len(pages))
+
+    def _body_only_build(self, sources: list[Source], previous: BuildState, started: float) -> BuildResult | None:
+        """A CLI rebuild after edits to articles' text alone, straight from the previous build's state.
+
+        Nothing but the edited files is parsed and the parse cache is not even read: the model
+        is the state's, patched with the new bodies, and only their briefings are rendered. None
+        when any edit is more than that (or a file came or went): the caller runs the pipeline.
+        """
+        if len(sources) != len(previous.digests):
+            return None
+        changed = [s for s in sources if previous.digests.get(s.path) != s.digest]
+        if not changed or len(changed) > BODY_ONLY_LIMIT:
+            return None
+        documents = [parse_document(s.kind, s.path, s.raw) for s in changed]
+        patched = patch_bodies(previous.site, documents, previous.fronts)
+        if patched is None:
+            return None
+        site, slugs = patched
+        self.site, self.plans = site, previous.plans
+        self.diagnostics, self.last_ok = previous.diagnostics, True
+        self.source_digests = {**previous.digests, **{d.path: d.digest for d in documents}}
+        self.front_digests = previous.fronts
+        self.env = make_environment(self.site_dir, auto_reload=False, bytecode_dir=self._bytecode_dir())
+        self.assets = load_assets(self.site_dir)
+        if dict(self.assets.names) != previous.asset_names:
+            return None  # cannot be, as the state is made for these static files; but pages link them
+        try:
+            with self._timed("render"):
+                pages = self._render_briefings(site, slugs)
+        except jinja2.TemplateError as exc:
+            return self._failed([template_diagnostic(exc, self.site_dir)], started)
+        self.pages, self.files = pages, dict(pages)
+        self.kept = frozenset(previous.hashes) - set(pages)
+        self.base_path = site.config.base_path
+        return BuildResult(True, previous.diagnostics, self.files, frozenset(pages), frozenset(),
+                           time.perf_counter() - started, len(pages), self.kept)
+
+    def _render_briefings(self, site: Site, slugs: Iterable[str]) -> dict[str, bytes]:
+        urls = Urls(site.config.base_path)
+        outputs = [output_file(page_path("briefing", slug)) for slug in slugs]
+        return {output: render_page(self.env, site, self.plans[output], urls, self.assets) for output in outputs}
 
     # ------------------------------------------------------------------ stages
+    def _bytecode_dir(self) -> Path | None:
+        return self.site_dir / parse_cache.CACHE_DIR / "templates" if self.use_cache else None
+
     def _parse(self, sources: list[Source]) -> list[Document]:
         return parse_cache.parse_all(self.site_dir, sources, use_cache=self.use_cache)
 
@@ -223,7 +274,8 @@ class Engine:
                 return self._failed(diagnostics, started)
         try:
             if self.env is None:
-                self.env = make_environment(self.site_dir, auto_reload=False)  # update() drops it on a template edit
+                # update() drops it on a template edit
+                self.env = make_environment(self.site_dir, auto_reload=False, bytecode_dir=self._bytecode_dir())
             if self.assets is None:
                 old_assets = self.last_assets
                 self.assets = load_assets(self.site_dir)
@@ -360,6 +412,33 @@ class Engine:
         self.last_ok = False  # the next run goes the whole way, so the model matches the files again
         return BuildResult(False, tuple(diagnostics), self.files, frozenset(), frozenset(),
                            time.perf_counter() - started)
+
+
+def patch_bodies(site: Site, documents: Iterable[Document],
+                 fronts: Mapping[str, str]) -> tuple[Site, list[str]] | None:
+    """The model with these articles' new bodies, and their slugs; None unless that is all that changed.
+
+    An edit is body-only when the article is in the model, parses cleanly, its front matter is
+    the text it was (`fronts`: path -> front matter digest when the model was made), its
+    [[references]] are the same ids, and each of its quotes is found where it was (or is
+    still missing). Every page but the article's briefing is then as it was.
+    """
+    by_path = {a.path: a for a in site.articles}
+    patched: dict[str, Article] = {}
+    for new in documents:
+        article = by_path.get(new.path)
+        if new.kind != "article" or article is None or not new.ok or new.front_digest != fronts.get(new.path):
+            return None
+        if set(REFERENCE.findall(article.body)) != set(REFERENCE.findall(new.body)):
+            return None
+        quotes = [*article.quotes, *(p.quote for u in article.proposals for p in u.positions if p.quote)]
+        for quote in quotes:
+            at = find_quote(quote.text, new.text)
+            if (at if at >= 0 else None) != (quote.span[0] if quote.span else None):
+                return None
+        patched[article.slug] = replace(article, body=new.body, body_line=new.body_line)
+    articles = tuple(patched.get(a.slug, a) for a in site.articles)
+    return replace(site, articles=articles, by_slug={**site.by_slug, **patched}), list(patched)
 
 
 def template_diagnostic(exc: jinja2.TemplateError, site_dir: Path) -> Diagnostic:

@@ -7,8 +7,9 @@ Ids are `[a-z0-9]+(-[a-z0-9]+)*`; an article is named by its slug.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 ACTOR_KINDS = ("person", "organization", "state")
 STATUSES = ("proposed", "under-negotiation", "agreed", "rejected", "withdrawn", "stalled")
@@ -17,6 +18,22 @@ QUESTION_STATUSES = ("open", "answered")
 CONFIDENCES = ("high", "moderate", "low")
 
 
+def pickled_by_fields(cls: type) -> type:
+    """Make instances pickle as `cls(*values)`.
+
+    The default for a frozen slotted dataclass runs a Python `__setstate__` that sets each
+    field through `object.__setattr__`; calling the class is about twice as fast to load, which
+    matters for the build state (state.py) holding a few hundred thousand of these.
+    """
+    values = operator.attrgetter(*(f.name for f in fields(cls)))
+    if len(fields(cls)) == 1:
+        cls.__reduce__ = lambda self: (cls, (values(self),))
+    else:
+        cls.__reduce__ = lambda self: (cls, values(self))
+    return cls
+
+
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class When:
     """A content date: an aware datetime, and whether the author gave a time of day."""
@@ -32,6 +49,7 @@ class When:
         return self.at.isoformat() if self.has_time else self.at.date().isoformat()
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Actor:
     id: str
@@ -47,6 +65,7 @@ class Actor:
     path: str = ""                 # the file that first defined it
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Quote:
     actor: str
@@ -61,6 +80,7 @@ class Quote:
     span: tuple[int, int] | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Position:
     """Where one actor stood on one proposal, as one article reports it."""
@@ -74,6 +94,7 @@ class Position:
     quote: Quote | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """One step in an entity's status history; `old` is '' for the first status."""
@@ -84,6 +105,7 @@ class StatusChange:
     new: str
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class ProposalUpdate:
     """A proposal as one article reports it: the values in force after that article."""
@@ -99,6 +121,7 @@ class ProposalUpdate:
     line: int = 0
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class StanceHistory:
     actor: str
@@ -109,6 +132,7 @@ class StanceHistory:
         return self.positions[-1]
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Proposal:
     id: str
@@ -125,6 +149,7 @@ class Proposal:
         return tuple(u.article for u in self.updates)
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class QuestionUpdate:
     """A question as one article reports it: the values in force after that article."""
@@ -140,6 +165,7 @@ class QuestionUpdate:
     line: int = 0
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Question:
     id: str
@@ -158,6 +184,7 @@ class Question:
         return tuple(u.article for u in self.updates)
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Event:
     date: When
@@ -167,6 +194,7 @@ class Event:
     line: int = 0
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class StanceChange:
     proposal: str
@@ -175,6 +203,7 @@ class StanceChange:
     new: str
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class ProposalStatusChange:
     proposal: str
@@ -182,6 +211,7 @@ class ProposalStatusChange:
     new: str
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Changes:
     """What an article changed against the state after the previous briefing."""
@@ -199,12 +229,14 @@ class Changes:
                     self.questions_opened, self.questions_answered, self.questions_reopened))
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Source:
     name: str = ""
     url: str = ""
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Article:
     slug: str
@@ -229,6 +261,7 @@ class Article:
     next: str = ""
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Page:
     """A plain page from content/pages/."""
@@ -242,6 +275,7 @@ class Page:
     summary: str = ""
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     title: str
@@ -263,6 +297,7 @@ class SiteConfig:
         return path if path.endswith("/") else path + "/"
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Site:
     config: SiteConfig
@@ -285,3 +320,4 @@ class Site:
 
     def article(self, slug: str) -> Article:
         return self.by_slug[slug]
+

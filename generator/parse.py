@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from . import schema
 from .errors import ERROR, Diagnostic
 from .markdown import plain_text
+from .model import pickled_by_fields
 from .quotes import fold_text
 
 try:  # PyYAML's C loader, many times faster; the pure-Python one where libyaml is missing
@@ -24,6 +26,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as YamlLoader  # type: ignore[assignment]
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
+SHARED_TEXT = 64             # scalars up to this long are interned (ids, dates, statuses)
 MAX_YAML_NODES = 20_000     # an alias bomb expands past this long before it hurts
 KEY = schema.KEY             # marks[path + (key, KEY)]: where a mapping's key itself is written
 _STANDARD = "tag:yaml.org,2002:"
@@ -31,6 +34,7 @@ _SEQ, _MAP = _STANDARD + "seq", _STANDARD + "map"
 KINDS = {"article": schema.ARTICLE, "actor": schema.ACTOR_FILE, "page": schema.PAGE, "site": schema.SITE}
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Document:
     """One file, parsed and checked on its own.
@@ -48,7 +52,10 @@ class Document:
     text: str = ""                       # the body's plain text, folded for quote search (quotes.fold_text)
     marks: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
-    digest: str = ""
+    digest: str = ""                     # of the file's bytes
+    # of the front matter's text (all of an actor file or site.yaml): equal when an edit left
+    # everything but an article's body as it was (engine.py's body-only rebuilds)
+    front_digest: str = ""
 
     @property
     def ok(self) -> bool:
@@ -118,7 +125,7 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
         data = {}
     problems.extend(ctx.diagnostics)
     return Document(kind, path, data, body, body_line, fold_text(plain_text(body)) if body else "", marks,
-                    tuple(problems), digest(raw))
+                    tuple(problems), digest(raw), digest(front.encode()))
 
 
 def _locate(marks: dict, path: tuple) -> tuple[int, int]:
@@ -244,7 +251,9 @@ class _Builder:
 
     def scalar(self, node: ScalarNode) -> Any:
         if node.tag == "tag:yaml.org,2002:str":
-            return node.value
+            # ids, stances and statuses repeat thousands of times across a story: one copy each
+            # keeps the model, the caches and the pickles between processes small
+            return sys.intern(node.value) if len(node.value) <= SHARED_TEXT else node.value
         if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
             return node.value  # YAML 1.2: `country: NO` is Norway; schema.Bool still takes yes/no
         if node.tag == _STANDARD + "merge":

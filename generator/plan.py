@@ -32,8 +32,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from sys import intern
 
-from .model import Article, Site
+from .model import Article, Site, pickled_by_fields
 from .urls import output_file, page_path
 
 COMMON_DEPS = frozenset({"site", "pages", "assets"})
@@ -44,6 +45,7 @@ RECENT_EVENTS = 8
 _REFERENCE = re.compile(r"\[\[([a-z0-9]+(?:-[a-z0-9]+)*)\]\]")
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class PagePlan:
     """One page to render.
@@ -226,7 +228,8 @@ def _stance_index(site: Site) -> dict[str, list[str]]:
 
 
 def _entity_keys(kind: str, idents: Iterable[str]) -> set[str]:
-    return {f"{kind}:{i}" for i in idents}
+    # interned: every page names the same few thousand keys, and the plans are kept (state.py)
+    return {intern(f"{kind}:{i}") for i in idents}
 
 
 def _references(body: str) -> set[str]:
@@ -236,7 +239,7 @@ def _references(body: str) -> set[str]:
     """
     keys: set[str] = set()
     for ident in set(_REFERENCE.findall(body)):
-        keys |= {f"actor:{ident}", f"proposal:{ident}", f"question:{ident}"}
+        keys |= _entity_keys("actor", [ident]) | _entity_keys("proposal", [ident]) | _entity_keys("question", [ident])
     return keys
 
 

@@ -70,13 +70,22 @@ def theme_dirs() -> tuple[Path, Path]:
 
 
 def make_environment(site_dir: Path | None, *, theme_templates: Path | None = None,
-                     feeds: bool = True, auto_reload: bool = True) -> jinja2.Environment:
+                     feeds: bool = True, auto_reload: bool = True,
+                     bytecode_dir: Path | None = None) -> jinja2.Environment:
     """A Jinja environment for one site: its templates over the theme's, strict and escaping.
 
     `feeds` tells the templates that the build writes Atom feeds, so pages may link them.
     `auto_reload` checks template files for edits on every use (for a preview); a one-off build
-    may turn it off.
+    may turn it off. `bytecode_dir` keeps compiled templates between runs (Jinja checks each
+    against its source): compiling the theme costs a rebuild that renders one page ~0.4 s.
     """
+    bytecode_cache = None
+    if bytecode_dir is not None:
+        try:
+            bytecode_dir.mkdir(parents=True, exist_ok=True)
+            bytecode_cache = jinja2.FileSystemBytecodeCache(str(bytecode_dir))
+        except OSError:
+            pass  # a read-only site builds without it
     theme = jinja2.FileSystemLoader(str(theme_templates or theme_dirs()[0]))
     loaders: list[jinja2.BaseLoader] = []
     if site_dir is not None:
@@ -90,6 +99,7 @@ def make_environment(site_dir: Path | None, *, theme_templates: Path | None = No
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=auto_reload,
+        bytecode_cache=bytecode_cache,
     )
     env.filters.update(
         date=format_date,

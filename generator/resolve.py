@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 import zoneinfo
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,7 +63,7 @@ def to_when(value: Any, zone: dt.tzinfo) -> When:
 
 def article_slug(doc: Document) -> str:
     stem = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return doc.data.get("slug") or LEADING_DATE.sub("", stem) or stem
+    return sys.intern(doc.data.get("slug") or LEADING_DATE.sub("", stem) or stem)  # named by many others
 
 
 # --------------------------------------------------------------------------- actors

@@ -75,12 +75,13 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
-                 kept: frozenset[str] = frozenset()) -> WriteReport:
+                 kept: frozenset[str] = frozenset(), state: str = "") -> WriteReport:
     """Make `out_dir` hold `files`: write what changed, remove what earlier builds wrote and this one did not.
 
     `inputs` (freshness.inputs_digest) is recorded so the next build can tell nothing changed.
     `kept` names files the previous build wrote that this one knows to be unchanged without
     holding their bytes (an incremental build); they stay as they are and stay in the manifest.
+    `state` is the token of the build state (state.py) that describes what was written.
     """
     targets = {relative: safe_output_path(out_dir, relative) for relative in files}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +108,7 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
         except FileNotFoundError:
             pass
         _remove_empty_parents(target.parent, out_dir)
-    manifest = {"generator": "briefing", "inputs": inputs, "files": dict(sorted(hashes.items()))}
+    manifest = {"generator": "briefing", "inputs": inputs, "state": state, "files": dict(sorted(hashes.items()))}
     atomic_write(out_dir / MANIFEST, json.dumps(manifest, indent=0).encode("utf-8"))
     return WriteReport(tuple(written), len(hashes) - len(written), tuple(removed), hashes)
 

@@ -14,8 +14,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generator import engine as engine_module
+from generator.cache import CACHE_DIR
+from generator.cli import main
 from generator.engine import Engine
 from generator.model import STANCES, STATUSES
+from generator.state import STATE_FILE
+from generator.write import MANIFEST
 
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
 
@@ -132,3 +137,56 @@ def test_a_deleted_folder_removes_its_articles(tmp_path) -> None:
     result = engine.update([folder])
     assert result.ok and result.removed
     assert dict(result.files) == dict(Engine(site, drafts=True, use_cache=False, parallel=False).build().files)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 20)), min_size=1, max_size=6),
+       st.sampled_from([1, 50]))
+def test_incremental_cli_builds_equal_a_cold_build(edits, limit) -> None:
+    """`briefing build` again and again (state.py, body-only rebuilds, the parse cache) == a cold build."""
+    with tempfile.TemporaryDirectory() as tmp:
+        site, out, cold = Path(tmp) / "site", Path(tmp) / "out", Path(tmp) / "cold"
+        shutil.copytree(HISTORY, site)
+        saved, engine_module.BODY_ONLY_LIMIT = engine_module.BODY_ONLY_LIMIT, limit
+        try:
+            assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+            for counter, (kind, pick) in enumerate(edits):
+                apply(site, kind, pick, counter)
+                code = main(["build", "--site", str(site), "--out", str(out), "--quiet"])
+                # the cold build: a copy of the site without the cache and the state, a new output folder
+                shutil.rmtree(cold, ignore_errors=True)
+                shutil.copytree(site, cold / "site", ignore=shutil.ignore_patterns(CACHE_DIR))
+                assert code == main(["build", "--site", str(cold / "site"), "--out", str(cold / "out"),
+                                     "--quiet"]), kind
+                if code == 0:
+                    got, want = tree(out), tree(cold / "out")
+                    assert got == want, (kind, sorted(p for p in set(got) | set(want) if got.get(p) != want.get(p)))
+        finally:
+            engine_module.BODY_ONLY_LIMIT = saved
+
+
+def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tmp_path, capsys) -> None:
+    site, out = tmp_path / "site", tmp_path / "out"
+    shutil.copytree(HISTORY, site)
+    args = ["build", "--site", str(site), "--out", str(out)]
+    assert main(args) == 0
+    state = site / CACHE_DIR / STATE_FILE
+    made = state.stat().st_mtime_ns
+    first, second = articles(site)[1], articles(site)[2]
+    for path, counter in ((first, 1), (second, 2), (first, 3)):
+        apply(site, "append", articles(site).index(path), counter)
+        capsys.readouterr()
+        assert main(args) == 0
+        line = capsys.readouterr().out
+        # every article edited since the state was made is rendered again (and left alone when unchanged)
+        assert f"({len({first, second} if counter > 1 else {first})} rendered)" in line, line
+        assert "1 written" in line, line
+        assert state.stat().st_mtime_ns == made, "a body-only rebuild does not rewrite the state"
+    apply(site, "status", 1, 4)   # front matter: the story is resolved again, and a new state left
+    assert main(args) == 0
+    assert state.stat().st_mtime_ns != made
