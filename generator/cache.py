@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .load import Source
-from .parallel import map_forked, no_gc
+from .parallel import in_background, map_forked, no_gc
 from .parse import Document, parse_document
 
 CACHE_DIR = ".briefing-cache"
@@ -54,16 +55,21 @@ def save(site_dir: Path, documents: dict[tuple[str, str], Document]) -> None:
         pass  # a read-only site still builds, just without the shortcut
 
 
-def parse_all(site_dir: Path, sources: list[Source], *, use_cache: bool = True) -> list[Document]:
-    """Parse sources on every core, reusing cached documents whose file content is unchanged."""
+def parse_all(site_dir: Path, sources: list[Source], *, use_cache: bool = True,
+              fork: bool = True) -> tuple[list[Document], Callable[[], None]]:
+    """Parse sources on every core, reusing cached documents whose file content is unchanged.
+
+    Returns the documents and a function that waits until the updated cache is written (in
+    a forked child when `fork`, while the build goes on).
+    """
     cached = load(site_dir) if use_cache else {}
     stale = [s for s in sources
              if (doc := cached.get((s.kind, s.path))) is None or doc.digest != s.digest]
     for doc in map_forked(_parse_source, stale):
         cached[(doc.kind, doc.path)] = doc
-    if use_cache and stale:
-        save(site_dir, {(s.kind, s.path): cached[(s.kind, s.path)] for s in sources})
-    return [cached[(s.kind, s.path)] for s in sources]
+    documents = {(s.kind, s.path): cached[(s.kind, s.path)] for s in sources}
+    saved = in_background(lambda: save(site_dir, documents), fork=fork) if use_cache and stale else lambda: None
+    return list(documents.values()), saved
 
 
 def _parse_source(source: Source) -> Document:

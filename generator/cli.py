@@ -116,8 +116,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .freshness import inputs_digest, is_fresh, setup_digest
     from .load import read_sources
+    from .parallel import in_background
     from .state import BuildState, load_state, new_token, save_state
-    from .write import write_output
+    from .write import Staging, write_output
 
     site_dir = site_folder(args)
     started = time.perf_counter()
@@ -134,8 +135,18 @@ def cmd_build(args: argparse.Namespace) -> int:
     started_state = time.perf_counter()
     previous = load_state(site_dir, setup, configured)
     loaded = time.perf_counter()
-    engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict)
-    result = engine.build(sources, previous=previous)
+    # pages go to a staging folder as they are rendered (the build then never holds them all);
+    # an unsafe output folder is left for the build to report, and nothing is staged there
+    staging = None if output_problem(site_dir, configured) else Staging(configured).open()
+    engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict, staging=staging,
+                    keep_documents=False)
+    handed = [sources]
+    del sources  # the engine lets go of them once they are parsed (65 MB at 10,000 articles)
+    try:
+        result = engine.build(handed.pop(), previous=previous)
+    finally:
+        if staging is not None and not (engine.last_ok and engine.site is not None):
+            staging.discard()
     print_diagnostics(result.diagnostics)
     if not result.ok:
         print("build failed: nothing was written", file=sys.stderr)
@@ -143,12 +154,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = output_folder(args, site_dir, engine.site.config.output)
     writing = time.perf_counter()
     token = previous.token if previous is not None and engine.reused_state else new_token()
-    report = write_output(out, result.files, inputs=inputs, kept=result.kept, state=token)
+    state_saved = lambda: None  # noqa: E731
+    if not engine.reused_state:  # written by a forked child while this process writes the output
+        state = BuildState(setup, str(out.resolve()), token, engine.site, engine.plans, dict(engine.assets.names),
+                           engine.source_digests, engine.front_digests, result.diagnostics)
+        state_saved = in_background(lambda: save_state(site_dir, state))
+    report = write_output(out, result.files, inputs=inputs, kept=result.kept, state=token,
+                          staged=result.staged, staging=staging)
     wrote = time.perf_counter()
-    if not engine.reused_state:
-        save_state(site_dir, BuildState(setup, str(out.resolve()), token, engine.site, engine.plans,
-                                        dict(engine.assets.names), engine.source_digests, engine.front_digests,
-                                        result.diagnostics))
+    state_saved()
     if args.timings:
         stages = dict(engine.timings, state=loaded - started_state + time.perf_counter() - wrote,
                       write=wrote - writing)

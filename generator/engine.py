@@ -12,7 +12,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -30,11 +30,11 @@ from .model import Article, Site, SiteConfig
 from .parallel import map_forked
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
-from .quotes import find_quote
 from .render import make_environment, render_page
 from .resolve import resolve
 from .state import BuildState
 from .urls import Urls, output_file, page_path
+from .write import Staged, Staging
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,9 @@ class BuildResult:
     # pages an incremental CLI build knows are unchanged in the output folder without holding
     # their bytes (state.py); only `write_output(kept=...)` may be given such a result
     kept: frozenset[str] = frozenset()
+    # pages handed to the engine's `staging` as they were rendered, instead of kept in `files`;
+    # only `write_output(staged=..., staging=...)` may be given such a result
+    staged: Mapping[str, Staged] = field(default_factory=dict)
 
 
 class Builder(Protocol):
@@ -80,13 +83,19 @@ class Engine:
     """Builds one site, remembering each stage's values so the next run redoes only what changed."""
 
     def __init__(self, site_dir: Path, *, drafts: bool = False, base_url: str | None = None,
-                 strict: bool = False, use_cache: bool = True, parallel: bool = True):
+                 strict: bool = False, use_cache: bool = True, parallel: bool = True,
+                 staging: Staging | None = None, keep_documents: bool = True):
         self.site_dir = Path(site_dir).resolve()
         self.drafts = drafts
         self.base_url = base_url
         self.strict = strict
         self.use_cache = use_cache
         self.parallel = parallel      # fork workers for big runs; off where threads are running
+        self.staging = staging        # where rendered pages go instead of memory (a CLI build)
+        # False for a one-off build: the parsed documents are let go once the story is resolved
+        # (a third of the memory at 10,000 articles); update() then starts with a whole build
+        self.keep_documents = keep_documents
+        self.staged: dict[str, Staged] = {}
         self.documents: dict[str, Document] = {}     # by site-relative path
         self.site: Site | None = None
         self.plans: dict[str, PagePlan] = {}          # by output path
@@ -128,19 +137,27 @@ class Engine:
             if fast is not None:
                 return fast
         with self._timed("parse"):
-            self.documents = {d.path: d for d in self._parse(sources)}
+            documents, cache_written = parse_cache.parse_all(self.site_dir, sources, use_cache=self.use_cache,
+                                                             fork=self.parallel)
+            self.documents = {d.path: d for d in documents}
+        del documents, sources  # parsed: let go of the bytes (the caller has handed them over)
         gc.freeze()  # long-lived from here on: see _run
         self.source_digests = {d.path: d.digest for d in self.documents.values()}
         self.front_digests = {d.path: d.front_digest for d in self.documents.values()}
         self.env, self.assets = None, None
-        if previous is None:
-            return self._run(started, everything=True)
-        self.site, self.plans, self.pages = previous.site, previous.plans, {}
-        self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
-        return self._run(started, everything=False)
+        try:
+            if previous is None:
+                return self._run(started, everything=True)
+            self.site, self.plans, self.pages = previous.site, previous.plans, {}
+            self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
+            return self._run(started, everything=False)
+        finally:
+            cache_written()  # the parse cache, written meanwhile by a forked child
 
     def update(self, paths: Iterable[Path]) -> BuildResult:
         """Run again after these files changed, appeared or disappeared."""
+        if not self.keep_documents:
+            return self.build()
         started = time.perf_counter()
         everything = content_changed = False
         reparse: list[Source] = []
@@ -261,9 +278,6 @@ class Engine:
     def _bytecode_dir(self) -> Path | None:
         return self.site_dir / parse_cache.CACHE_DIR / "templates" if self.use_cache else None
 
-    def _parse(self, sources: list[Source]) -> list[Document]:
-        return parse_cache.parse_all(self.site_dir, sources, use_cache=self.use_cache)
-
     def _run(self, started: float, *, everything: bool, same_model: bool = False) -> BuildResult:
         """Resolve, plan and render; with `same_model`, only render again (templates or static changed)."""
         if same_model:
@@ -290,13 +304,14 @@ class Engine:
             return self._failed(list(exc.diagnostics) + diagnostics, started)
         previous = self.files
         changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
-        removed = frozenset(set(previous) - set(files))
+        changed |= {p for p, staged in self.staged.items() if staged.written}
+        removed = frozenset(set(previous) - set(files) - set(self.staged))
         self.site, self.files = site, files
         self.diagnostics, self.last_ok = tuple(diagnostics), True
         self.changed_templates, self.last_assets = set(), self.assets
         self.base_path = config.base_path
         return BuildResult(True, tuple(diagnostics), files, changed, removed,
-                           time.perf_counter() - started, rendered, self.kept)
+                           time.perf_counter() - started, rendered, self.kept, self.staged)
 
     def _resolve(self) -> tuple[Site, SiteConfig, list[Diagnostic]]:
         documents = sorted(self.documents.values(), key=lambda d: d.path)
@@ -312,6 +327,9 @@ class Engine:
         gc.freeze()
         diagnostics = problems + [p for d in content for p in d.diagnostics
                                   if self.drafts or not d.data.get("draft")] + resolve_problems
+        if not self.keep_documents:
+            del documents, content
+            self.documents = {}
         strict = self.strict or config.strict
         return site, config, sorted((d.as_error() if strict else d for d in diagnostics), key=Diagnostic.sort_key)
 
@@ -338,18 +356,24 @@ class Engine:
             else:
                 todo.append(plan)
 
-        def render_one(plan: PagePlan) -> bytes | Diagnostic:
+        staging = self.staging
+
+        def render_one(plan: PagePlan) -> bytes | Staged | Diagnostic:
             try:
-                return render_page(self.env, site, plan, urls, self.assets)
+                html = render_page(self.env, site, plan, urls, self.assets)
             except jinja2.TemplateError as exc:  # made here, where the traceback still points into the template
                 return template_diagnostic(exc, self.site_dir)
+            return html if staging is None else staging.stage(plan.output, html)
 
         with self._timed("render"):
             results = map_forked(render_one, todo) if self.parallel else [render_one(p) for p in todo]
         problems = [r for r in results if isinstance(r, Diagnostic)]
         if problems:
             raise ContentError(problems[:1])
-        pages.update((plan.output, html) for plan, html in zip(todo, results, strict=True))
+        if staging is None:
+            pages.update((plan.output, html) for plan, html in zip(todo, results, strict=True))
+        else:
+            self.staged = {plan.output: staged for plan, staged in zip(todo, results, strict=True)}
         pages = {output: pages[output] for output in plans if output in pages}  # plan order
         rendered = len(todo)
         self.plans, self.pages, self.kept = plans, pages, frozenset(kept)
@@ -432,10 +456,8 @@ def patch_bodies(site: Site, documents: Iterable[Document],
         if set(REFERENCE.findall(article.body)) != set(REFERENCE.findall(new.body)):
             return None
         quotes = [*article.quotes, *(p.quote for u in article.proposals for p in u.positions if p.quote)]
-        for quote in quotes:
-            at = find_quote(quote.text, new.text)
-            if (at if at >= 0 else None) != (quote.span[0] if quote.span else None):
-                return None
+        if any(new.spans.get(quote.text) != quote.span for quote in quotes):
+            return None
         patched[article.slug] = replace(article, body=new.body, body_line=new.body_line)
     articles = tuple(patched.get(a.slug, a) for a in site.articles)
     return replace(site, articles=articles, by_slug={**site.by_slug, **patched}), list(patched)

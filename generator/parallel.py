@@ -64,3 +64,29 @@ def map_forked(task: Callable[[Any], Any], items: Sequence[Any], *, min_items: i
     finally:
         _task = None
     return [result for chunk in results for result in chunk]
+
+
+def in_background(task: Callable[[], Any], *, fork: bool = True) -> Callable[[], None]:
+    """Run `task` in a forked child while this process goes on; returns the function that waits for it.
+
+    For writing caches: the child pickles from its copy of memory, so the pickler's memo and
+    buffers never swell this process, and the work overlaps with what comes next. Without
+    fork (or with `fork=False`, where threads are running) it runs here and now.
+    """
+    if not fork or "fork" not in multiprocessing.get_all_start_methods():
+        task()
+        return lambda: None
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; coverage does not follow it
+        code = 0
+        try:
+            task()
+        except BaseException:  # noqa: BLE001 - a cache not written is no cache; say nothing
+            code = 1
+        os._exit(code)
+    return lambda: _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)

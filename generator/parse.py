@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from . import schema
 from .errors import ERROR, Diagnostic
 from .markdown import plain_text
 from .model import pickled_by_fields
-from .quotes import fold_text
+from .quotes import fold_text, quote_span
 
 try:  # PyYAML's C loader, many times faster; the pure-Python one where libyaml is missing
     from yaml import CSafeLoader as YamlLoader
@@ -40,8 +41,9 @@ class Document:
     """One file, parsed and checked on its own.
 
     `data` is the validated front matter (keys whose values were wrong are None or absent);
-    `marks` maps key paths such as ('proposals', 0, 'status') to (line, column) in the file,
-    so later stages can point at the place of a mistake they find.
+    `marks` maps key paths such as ('proposals', 0, 'status') to their line and column in the
+    file (packed in one int: read them with `locate`), so later stages can point at the place
+    of a mistake they find.
     """
 
     kind: str
@@ -49,7 +51,10 @@ class Document:
     data: dict[str, Any]
     body: str = ""
     body_line: int = 0
-    text: str = ""                       # the body's plain text, folded for quote search (quotes.fold_text)
+    # where each quote of the front matter (quotes' text, positions' quote) occurs in the body's
+    # plain text as folded for matching (quotes.fold_text): (start, end), or None when it does
+    # not; found here, in parallel and cached with the file, rather than keeping the text
+    spans: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     marks: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     diagnostics: tuple[Diagnostic, ...] = ()
     digest: str = ""                     # of the file's bytes
@@ -116,7 +121,7 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
         return fail(exc.message, exc.line, exc.column, exc.hint)
     if value is None:
         value = {}
-    marks.setdefault((), (yaml_line + 1, 1))
+    marks.setdefault((), _pack(yaml_line + 1, 1))
 
     ctx = schema.Context(path, lambda p: _locate(marks, p))
     try:
@@ -124,17 +129,44 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
     except schema.Invalid:
         data = {}
     problems.extend(ctx.diagnostics)
-    return Document(kind, path, data, body, body_line, fold_text(plain_text(body)) if body else "", marks,
+    quotes = list(_quote_texts(data)) if kind == "article" else []
+    text = fold_text(plain_text(body)) if body and quotes else ""
+    spans = {quote: quote_span(quote, text) for quote in quotes}
+    return Document(kind, path, data, body, body_line, spans, marks,
                     tuple(problems), digest(raw), digest(front.encode()))
+
+
+def _quote_texts(data: dict) -> Iterator[str]:
+    for quote in data.get("quotes") or ():
+        if isinstance(quote, dict) and isinstance(quote.get("text"), str):
+            yield quote["text"]
+    for proposal in data.get("proposals") or ():
+        for position in (proposal.get("positions") or ()) if isinstance(proposal, dict) else ():
+            if isinstance(position, dict) and isinstance(position.get("quote"), str):
+                yield position["quote"]
 
 
 def _locate(marks: dict, path: tuple) -> tuple[int, int]:
     """The place of a key path in `marks`, or of its nearest parent that has one."""
     while path:
         if path in marks:
-            return marks[path]
+            return _unpack(marks[path])
         path = path[:-1]
-    return marks.get((), (1, 1))
+    return _unpack(marks.get((), _pack(1, 1)))
+
+
+# A document has a mark for every key and value, and a story has thousands of documents with
+# the same key paths: one tuple per path, and (line, column) packed in one int, make the marks
+# a third of their size in memory, in the parse cache and between processes.
+_PATHS: dict[tuple, tuple] = {}
+
+
+def _pack(line: int, column: int) -> int:
+    return line << 24 | min(column, 0xFFFFFF)
+
+
+def _unpack(packed: int) -> tuple[int, int]:
+    return packed >> 24, packed & 0xFFFFFF
 
 
 _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -214,23 +246,27 @@ class _Builder:
     def place(self, node) -> tuple[int, int]:
         return node.start_mark.line + 1 + self.offset, node.start_mark.column + 1
 
+    def mark(self, path: tuple, node) -> None:
+        if path not in self.marks:
+            self.marks[_PATHS.setdefault(path, path)] = _pack(*self.place(node))
+
     def build(self, node, path: tuple) -> Any:
         self.budget -= 1
         if self.budget < 0:
             raise YamlProblem("front matter is too large or repeats itself through aliases",
                               *self.place(node), hint=f"a document may hold at most {MAX_YAML_NODES} values")
         if isinstance(node, ScalarNode):
-            self.marks.setdefault(path, self.place(node))
+            self.mark(path, node)
             return self.scalar(node)
         if node.tag not in (_SEQ, _MAP):
             what = "list" if isinstance(node, SequenceNode) else "mapping"
             raise YamlProblem(f"unsupported YAML tag '{_tag_name(node.tag)}' on a {what}", *self.place(node),
                               hint="remove the tag; plain values are enough")
         if isinstance(node, SequenceNode):
-            self.marks.setdefault(path, self.place(node))
+            self.mark(path, node)
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
         if isinstance(node, MappingNode):
-            self.marks.setdefault(path, self.place(node))
+            self.mark(path, node)
             out: dict = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, ScalarNode):
@@ -238,13 +274,13 @@ class _Builder:
                 key = self.scalar(key_node)
                 if not isinstance(key, str):
                     key = str(key).lower() if isinstance(key, bool) else str(key)
-                self.marks.setdefault(path + (key, KEY), self.place(key_node))
+                self.mark(path + (key, KEY), key_node)
                 if key in out:
                     raise YamlProblem(f"duplicate key '{key}'", *self.place(key_node),
                                       hint="each key may appear once in a mapping")
                 if not isinstance(value_node, ScalarNode):
                     # point a container's mistakes at its key, where the reader looks
-                    self.marks.setdefault(path + (key,), self.place(key_node))
+                    self.mark(path + (key,), key_node)
                 out[key] = self.build(value_node, path + (key,))
             return out
         raise YamlProblem("unsupported YAML node", *self.place(node))  # pragma: no cover

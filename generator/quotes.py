@@ -81,6 +81,12 @@ def find_quote(quote: str, folded_text: str) -> int:
     return folded_text.find(needle) if needle else -1
 
 
+def quote_span(quote: str, folded_text: str) -> tuple[int, int] | None:
+    """(start, end) of the quote in text folded by `fold_text`, or None when it is not there."""
+    at = find_quote(quote, folded_text)
+    return (at, at + len(fold_quote(quote))) if at >= 0 else None
+
+
 @functools.lru_cache(maxsize=65536)
 def quote_anchor(text: str) -> str:
     """An element id derived from the quote's own text, so it survives edits elsewhere."""

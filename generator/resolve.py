@@ -38,11 +38,10 @@ from .model import (
     When,
 )
 from .parse import Document
-from .quotes import find_quote, fold_quote, quote_anchor
+from .quotes import quote_anchor
 from .schema import ID_HINT, ID_RE
 from .urls import SECTIONS
 
-_SPANS: dict[tuple[str, str], tuple[int, int] | None] = {}   # (file digest, quote) -> its span
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 ACTOR_KEYS = ("kind", "role", "affiliation", "country", "wikidata", "description", "url")
 
@@ -303,15 +302,10 @@ class Resolver:
         return replace(article, actors=tuple(a for a in actors if a))
 
     def verify(self, doc: Document, path: tuple, text: str) -> tuple[int, int] | None:
-        """Where a quote occurs in the article's folded text, or None (and a warning)."""
-        key = (doc.digest, text)
-        if key not in _SPANS:  # the answer depends on the file and the quote alone: keep it across runs
-            if len(_SPANS) > 200_000:
-                _SPANS.clear()
-            at = find_quote(text, doc.text)
-            _SPANS[key] = (at, at + len(fold_quote(text))) if at >= 0 else None
-        if _SPANS[key] is not None:
-            return _SPANS[key]
+        """Where a quote occurs in the article's folded text (found by parse), or None (and a warning)."""
+        span = doc.spans.get(text)
+        if span is not None:
+            return span
         self.problems.at(doc, path, f"quote not found in the article's text: '{text[:60]}'",
                          "quote the body word for word; typographic quotes, dashes and spaces may differ",
                          WARNING)

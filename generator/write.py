@@ -7,9 +7,11 @@ longer exist, and nothing else in the folder.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from .errors import ContentError, Diagnostic
 
 MANIFEST = ".briefing-manifest.json"
+STAGING = ".briefing-staging"       # pages of a build in progress (Staging)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +77,80 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A file a worker has dealt with: its hash, and whether it waits in the staging folder."""
+
+    digest: str
+    written: bool      # False when the output folder already holds these bytes
+
+
+class Staging:
+    """Where a build's pages wait until the whole build has succeeded.
+
+    Render workers hand each page to `stage` as soon as it is made, so no process holds the
+    whole site in memory; a page the output already holds (by the manifest's hash) is not
+    even written. `write_output(staging=...)` then moves the waiting files into place; a
+    failed build calls `discard`, and the output folder is as it was. The folder lives inside
+    the output folder (a rename never crosses file systems) under a name no page can have.
+    """
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.made_out_dir = False
+        self.folder = out_dir / STAGING
+        self.previous = read_manifest(out_dir)
+
+    def open(self) -> Staging:
+        self.made_out_dir = not self.out_dir.exists()
+        shutil.rmtree(self.folder, ignore_errors=True)   # left by a build that was killed
+        self.folder.mkdir(parents=True)
+        return self
+
+    def path(self, relative: str) -> Path:
+        return self.folder / hashlib.blake2b(relative.encode(), digest_size=12).hexdigest()
+
+    def stage(self, relative: str, data: bytes) -> Staged:
+        digest = file_hash(data)
+        target = safe_output_path(self.out_dir, relative)
+        if self.previous.get(relative) == digest and target.is_file() and target.stat().st_size == len(data):
+            return Staged(digest, False)
+        path = self.path(relative)
+        path.write_bytes(data)
+        os.chmod(path, 0o644)
+        return Staged(digest, True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.made_out_dir:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()
+
+
 def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
-                 kept: frozenset[str] = frozenset(), state: str = "") -> WriteReport:
+                 kept: frozenset[str] = frozenset(), state: str = "",
+                 staged: Mapping[str, Staged] | None = None, staging: Staging | None = None) -> WriteReport:
     """Make `out_dir` hold `files`: write what changed, remove what earlier builds wrote and this one did not.
 
     `inputs` (freshness.inputs_digest) is recorded so the next build can tell nothing changed.
     `kept` names files the previous build wrote that this one knows to be unchanged without
     holding their bytes (an incremental build); they stay as they are and stay in the manifest.
     `state` is the token of the build state (state.py) that describes what was written.
+    `staged` are files already handed to `staging` (their bytes wait there, or are in place).
     """
     targets = {relative: safe_output_path(out_dir, relative) for relative in files}
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(out_dir)
     hashes: dict[str, str] = {path: previous[path] for path in kept if path in previous}
     written: list[str] = []
+    for relative, item in (staged or {}).items():
+        hashes[relative] = item.digest
+        if item.written:
+            assert staging is not None
+            target = safe_output_path(out_dir, relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging.path(relative), target)
+            written.append(relative)
     for relative, data in files.items():
         digest = file_hash(data)
         hashes[relative] = digest
@@ -97,7 +160,7 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
         atomic_write(target, data)
         written.append(relative)
     removed = []
-    for relative in sorted(set(previous) - set(files) - set(hashes)):
+    for relative in sorted(set(previous) - set(hashes)):
         try:
             target = safe_output_path(out_dir, relative)
         except ContentError:
@@ -110,6 +173,8 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
         _remove_empty_parents(target.parent, out_dir)
     manifest = {"generator": "briefing", "inputs": inputs, "state": state, "files": dict(sorted(hashes.items()))}
     atomic_write(out_dir / MANIFEST, json.dumps(manifest, indent=0).encode("utf-8"))
+    if staging is not None:
+        shutil.rmtree(staging.folder, ignore_errors=True)
     return WriteReport(tuple(written), len(hashes) - len(written), tuple(removed), hashes)
 
 

@@ -10,7 +10,16 @@ import pytest
 from generator.cli import main
 from generator.engine import Engine
 from generator.errors import ContentError
-from generator.write import MANIFEST, read_manifest, safe_output_path, write_output
+from generator.write import (
+    MANIFEST,
+    STAGING,
+    Staged,
+    Staging,
+    file_hash,
+    read_manifest,
+    safe_output_path,
+    write_output,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SITES = REPO / "tests" / "sites"
@@ -127,6 +136,42 @@ def test_template_error_fails_the_build_naming_the_template(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "templates/404.html:3" in err and "no_such_name" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_pages_rendered_before_a_template_error_never_reach_the_output(tmp_path, capsys):
+    """Pages are staged as they render; a failure discards them and the output is as it was."""
+    site = copy_site("history", tmp_path)
+    out = tmp_path / "out"
+    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+    assert not (out / STAGING).exists()
+    before = tree(out)
+    (site / "templates").mkdir(exist_ok=True)
+    # the home and every briefing change and render fine; the last kind of page fails
+    (site / "templates" / "base.html").write_text(
+        (REPO / "templates" / "base.html").read_text().replace("</body>", "<!-- changed --></body>"))
+    (site / "templates" / "404.html").write_text('{% extends "base.html" %}{% block main %}{{ nope }}{% endblock %}')
+    assert main(["build", "--site", str(site), "--out", str(out)]) == 1
+    assert "templates/404.html" in capsys.readouterr().err
+    assert tree(out) == before and not (out / STAGING).exists()
+
+
+def test_staging_writes_only_changed_files_and_discard_leaves_no_trace(tmp_path):
+    out = tmp_path / "out"
+    write_output(out, {"a.html": b"one", "b.html": b"two"})
+    staging = Staging(out).open()
+    assert staging.stage("a.html", b"one") == Staged(file_hash(b"one"), False)   # the output holds it already
+    assert staging.stage("b.html", b"TWO").written
+    report = write_output(out, {}, staged={"a.html": staging.stage("a.html", b"one"),
+                                           "b.html": staging.stage("b.html", b"TWO")}, staging=staging)
+    assert report.written == ("b.html",) and tree(out) == {"a.html": b"one", "b.html": b"TWO"}
+    assert not (out / STAGING).exists()
+    fresh = Staging(tmp_path / "new").open()
+    fresh.stage("x.html", b"x")
+    fresh.discard()
+    assert not (tmp_path / "new").exists(), "a folder the failed build made is removed again"
+    kept = Staging(out).open()
+    kept.discard()
+    assert tree(out) == {"a.html": b"one", "b.html": b"TWO"}
 
 
 def test_drafts_are_left_out_unless_asked(tmp_path):

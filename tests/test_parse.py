@@ -6,7 +6,9 @@ import datetime as dt
 import pytest
 
 from generator.errors import ERROR, WARNING
+from generator.markdown import plain_text
 from generator.parse import MAX_FILE_BYTES, MAX_YAML_NODES, Document, parse_document, split_front_matter
+from generator.quotes import fold_text
 
 ARTICLE = """---
 title: Rutte in Kyiv
@@ -55,21 +57,29 @@ def test_article_data_body_and_places() -> None:
     assert doc.body_line == 17
     assert ARTICLE.split("\n")[doc.body_line - 1] == "NATO's chief *met* Zelensky."
     # places: a scalar at its value, a container at its key
-    assert doc.marks[("title",)] == (2, 8)
-    assert doc.marks[("actors", 0)] == (6, 5)
-    assert doc.marks[("proposals", 0, "status")] == (12, 13)
-    assert doc.marks[("actors",)] == (5, 1)
+    assert doc.locate(("title",)) == (2, 8)
+    assert doc.locate(("actors", 0)) == (6, 5)
+    assert doc.locate(("proposals", 0, "status")) == (12, 13)
+    assert doc.locate(("actors",)) == (5, 1)
     assert doc.locate(("proposals", 0, "positions", 0, "stance")) == (15, 17)
     assert doc.locate(("proposals", 0, "no-such-key")) == (10, 5)  # nearest parent
     assert doc.locate(()) == (2, 1)
 
 
-def test_text_is_the_folded_plain_text_of_the_body() -> None:
-    doc = parse(ARTICLE)
-    assert "*" not in doc.text
-    assert "NATO's chief met Zelensky." in doc.text
-    assert "\"It's too early,\" he said." in doc.text
-    assert "\x00" in doc.text  # blocks stay apart
+def test_quotes_are_found_in_the_folded_plain_text_of_the_body() -> None:
+    quotes = ("quotes:\n  - actor: mark-rutte\n    text: It's too early\n"
+              "  - actor: mark-rutte\n    text: Zelensky. It's\n  - actor: mark-rutte\n    text: not in it\n")
+    quoted = ARTICLE.replace("        stance: opposes\n", "        stance: opposes\n        quote: chief met\n") \
+        .replace("tags: [nato]\n", "tags: [nato]\n" + quotes)
+    doc = parse(quoted)
+    assert not doc.diagnostics
+    text = fold_text(plain_text(doc.body))
+    assert "*" not in text and "\x00" in text  # markup gone, blocks kept apart
+    assert doc.spans["chief met"] == (text.index("chief met"), text.index("chief met") + len("chief met"))
+    assert doc.spans["It's too early"] is not None   # the body's typographic apostrophe folds to a plain one
+    assert doc.spans["Zelensky. It's"] is None    # across two paragraphs: not a quote
+    assert doc.spans["not in it"] is None
+    assert parse(ARTICLE).spans == {}
 
 
 def test_digest_depends_only_on_the_bytes() -> None:
@@ -135,7 +145,7 @@ def test_bom_and_crlf_keep_line_numbers() -> None:
 def test_bom_in_yaml_files() -> None:
     doc = parse(b"\xef\xbb\xbfname: Mark Rutte\r\nrole: x\r\n", "actor", "a.yaml")
     assert doc.ok and doc.data == {"name": "Mark Rutte", "role": "x"}
-    assert doc.marks[("role",)] == (2, 7)
+    assert doc.locate(("role",)) == (2, 7)
 
 
 @pytest.mark.parametrize("raw, line, column, byte", [
