@@ -55,15 +55,21 @@ def map_forked(task: Callable[[Any], Any], items: Sequence[Any], *, min_items: i
     workers = cores()
     if workers < 2 or len(items) < min_items or "fork" not in multiprocessing.get_all_start_methods():
         return [task(item) for item in items]
-    size = max(1, -(-len(items) // (workers * CHUNKS_PER_WORKER)))
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    # Strided chunks (every n-th item), not slices: the items come in an order where the costly
+    # ones bunch up (a site plans its briefings first, its big actor pages last), and a slice
+    # holding all of those would keep one core busy long after the other ran out of work.
+    count = min(len(items), workers * CHUNKS_PER_WORKER)
+    chunks = [items[i::count] for i in range(count)]
     _task = task
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             results = pool.map(_run_chunk, chunks, chunksize=1)
     finally:
         _task = None
-    return [result for chunk in results for result in chunk]
+    ordered: list[Any] = [None] * len(items)
+    for i, chunk in enumerate(results):
+        ordered[i::count] = chunk
+    return ordered
 
 
 def in_background(task: Callable[[], Any], *, fork: bool = True) -> Callable[[], None]:
