@@ -46,6 +46,11 @@ def cores() -> int:
 
 def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
     assert _task is not None
+    # What the worker inherited lives until it exits: never walk it. Rendering a page makes
+    # thousands of short-lived objects; collecting the young generation less often saves ~5%
+    # of a worker's time, and what it keeps stays small.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     return [_task(item) for item in chunk]
 
 
