@@ -5,8 +5,10 @@ Usage: bench/engine_updates.py [--sizes example,1000,5000] [--edits 5]
 
 For each site (the example site at the repo root, or a `make_corpus.py` corpus cached under
 bench/out/corpus-N), one `Engine` (as `briefing serve` makes it) builds once, then times
-`Engine.update` after each of: appending a sentence to an article's text, retitling it in
-its front matter, and appending a rule to the site's stylesheet. Edits go to a scratch copy.
+`Engine.update` after each of: appending a sentence to the middle article's text, retitling
+it in its front matter, retitling the newest article (the one a desk is writing; resolving
+resumes from the last checkpoint before the edit, so this is the common and the cheap case),
+and appending a rule to the site's stylesheet. Edits go to a scratch copy.
 Prints the median and min–max in milliseconds. The browser side (save to screen) is
 bench/preview_latency.py.
 """
@@ -65,14 +67,17 @@ def measure(site: Path, edits: int) -> dict[str, list[float]]:
     articles = sorted((site / "content" / "articles").glob("*.md"))
     article = articles[len(articles) // 2]
     original = article.read_text()
+    newest = articles[-1]              # the briefing a desk is writing today
+    newest_original = newest.read_text()
     stylesheet = site / "static" / "style.css"
     stylesheet.parent.mkdir(exist_ok=True)
     theme_css = (REPO / "static" / "style.css").read_text()
-    times: dict[str, list[float]] = {"text": [], "front matter": [], "stylesheet": []}
+    times: dict[str, list[float]] = {"text": [], "front matter": [], "front matter, newest": [], "stylesheet": []}
     for i in range(edits):
         for kind, path, text in (
             ("text", article, original.rstrip("\n") + f"\n\nA sentence added by the bench, {i}.\n"),
             ("front matter", article, retitled(original, i)),
+            ("front matter, newest", newest, retitled(newest_original, i)),
             ("stylesheet", stylesheet, theme_css + f"\n.bench-{i} {{ color: red; }}\n"),
         ):
             path.write_text(text)
@@ -82,7 +87,8 @@ def measure(site: Path, edits: int) -> dict[str, list[float]]:
             if not result.ok:
                 raise SystemExit(f"{kind} edit failed: {[d.format() for d in result.diagnostics]}")
             article.write_text(original)
-            engine.update([article])
+            newest.write_text(newest_original)
+            engine.update([article, newest])
     return times
 
 

@@ -31,7 +31,7 @@ from .parallel import map_forked
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
 from .render import make_environment, render_page
-from .resolve import resolve
+from .resolve import Fold, resolve, resolve_again
 from .state import BuildState
 from .urls import Urls, output_file, page_path
 from .write import Staged, Staging
@@ -95,6 +95,7 @@ class Engine:
         # False for a one-off build: the parsed documents are let go once the story is resolved
         # (a third of the memory at 10,000 articles); update() then starts with a whole build
         self.keep_documents = keep_documents
+        self.fold: Fold | None = None    # the last resolve's walk through the story (resolve.Fold)
         self.staged: dict[str, Staged] = {}
         self.documents: dict[str, Document] = {}     # by site-relative path
         self.site: Site | None = None
@@ -320,7 +321,10 @@ class Engine:
             config = replace(config, base_url=self.base_url if self.base_url.endswith("/") else self.base_url + "/")
         content = [d for d in documents if d.kind != "site"]
         with self._timed("resolve"):
-            site, resolve_problems = resolve(config, content, drafts=self.drafts)
+            if self.keep_documents:  # a preview: resume the last fold where the story first differs
+                site, resolve_problems, self.fold = resolve_again(config, content, self.fold, drafts=self.drafts)
+            else:
+                site, resolve_problems = resolve(config, content, drafts=self.drafts)
         # The documents and the model live as long as the build: keep the cyclic garbage
         # collector from walking them again and again (a third of resolve's time at 5,000
         # articles), and keep forked workers from touching, and so copying, their pages.

@@ -73,8 +73,16 @@ def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
         raise ValueError("per_page must be at least 1")
     plans: list[PagePlan] = []
     plans.extend(_home_pages(site, per_page))
+    global _briefing_plans
+    known, _briefing_plans = _briefing_plans, {}
     for article in site.articles:
-        plans.append(_page("briefing", article.slug, _briefing_deps(site, article)))
+        # a briefing's plan is a function of its article alone: a preview re-plans only the
+        # articles that resolving again made anew (resolve.Fold keeps the others as they were)
+        plan = known.get(id(article), (None, None))
+        if plan[0] is not article:
+            plan = (article, _page("briefing", article.slug, _briefing_deps(site, article)))
+        _briefing_plans[id(article)] = plan
+        plans.append(plan[1])
     for ident in sorted(site.actors):
         plans.append(_page("actor", ident, _actor_deps(site, ident)))
     for ident in sorted(site.proposals):
@@ -97,6 +105,9 @@ def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
     plans.append(PagePlan(url="404.html", output="404.html", template="404.html", kind="404",
                           key="", deps=COMMON_DEPS))
     return tuple(plans)
+
+
+_briefing_plans: dict[int, tuple[Article, PagePlan]] = {}   # id(article) -> (article, its plan), last plan_site
 
 
 def _page(kind: str, key: str, deps: Iterable[str], *, items: tuple[str, ...] = ()) -> PagePlan:
@@ -298,4 +309,4 @@ def _tag_counts(site: Site) -> dict[str, int]:
 
 def _diff(kind: str, old, new) -> set[str]:
     keys = set(old) | set(new)
-    return {f"{kind}:{k}" for k in keys if old.get(k) != new.get(k)}
+    return {f"{kind}:{k}" for k in keys if old.get(k) is not new.get(k) and old.get(k) != new.get(k)}

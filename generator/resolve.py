@@ -79,6 +79,10 @@ class ActorState:
     named_at: tuple[str, int] = ("", 0)
     frozen: Actor | None = None     # the last freeze(), until a definition refines the actor again
 
+    def copy(self) -> ActorState:
+        return ActorState(self.id, self.name, dict(self.fields), list(self.aliases), self.path, self.named_at,
+                          self.frozen)
+
     def freeze(self) -> Actor:
         # one object per actor state: every briefing listing the actor shares it, which saves
         # building thousands of equal Actors and makes comparing two models a matter of identity
@@ -102,6 +106,11 @@ class ProposalState:
     updates: list[ProposalUpdate] = field(default_factory=list)
     history: list[StatusChange] = field(default_factory=list)
     stances: dict[str, list[Position]] = field(default_factory=dict)
+    first: tuple = ()               # (document, key path) where it first appears
+
+    def copy(self) -> ProposalState:
+        return replace(self, proposed_by=list(self.proposed_by), updates=list(self.updates),
+                       history=list(self.history), stances={a: list(p) for a, p in self.stances.items()})
 
 
 @dataclass
@@ -116,6 +125,39 @@ class QuestionState:
     answered_in: str = ""
     updates: list[QuestionUpdate] = field(default_factory=list)
     history: list[StatusChange] = field(default_factory=list)
+    first: tuple = ()               # (document, key path) where it first appears
+
+    def copy(self) -> QuestionState:
+        return replace(self, raised_by=list(self.raised_by), updates=list(self.updates), history=list(self.history))
+
+
+# A preview keeps the fold's states at about this many places in the story (and at least every
+# CHECKPOINT_MIN articles), so re-resolving after an edit starts from the last one before it.
+CHECKPOINTS = 16
+CHECKPOINT_MIN = 64
+
+
+@dataclass
+class Checkpoint:
+    index: int                                  # articles folded before it
+    actors: dict[str, ActorState]
+    proposals: dict[str, ProposalState]
+    questions: dict[str, QuestionState]
+    seen_actors: set[str]
+    first_defined: dict[str, Actor]
+    problems: int                               # fold problems before it
+
+
+@dataclass
+class Fold:
+    """What one walk through the story left for the next (Resolver.run)."""
+
+    key: tuple                                  # Resolver.fold_key
+    entries: list                               # (date, slug, document), story order
+    articles: list[Article]                     # one per entry, before backfill_actors
+    problems: list[Diagnostic]                  # found while folding, in order
+    bounds: list[int]                           # len(problems) after each article
+    checkpoints: list[Checkpoint]
 
 
 class Resolver:
@@ -194,7 +236,12 @@ class Resolver:
         return False
 
     # ---- the walk through the story
-    def run(self) -> Site:
+    def run(self, previous: Fold | None = None, keep: bool = False) -> Site:
+        """The whole story; with `previous` (the fold of an earlier run), resumed where it differs.
+
+        With `keep`, the fold is recorded (`self.fold`) for the next run: a preview resolves
+        again after every save, and an edit to the newest briefing then re-folds a few articles.
+        """
         self.define_actors()
         entries = []
         for doc in self.article_docs:
@@ -202,14 +249,30 @@ class Resolver:
             entries.append((to_when(date, self.zone), article_slug(doc), doc))
         entries.sort(key=lambda e: (e[0].at, e[1]))
         self.check_unique_slugs(entries)
+        before, self.problems = self.problems, Problems()
 
-        seen_actors: set[str] = set()
-        articles: list[Article] = []
+        self.seen_actors: set[str] = set()
         self.first_defined: dict[str, Actor] = {}
+        articles: list[Article] = []
+        bounds: list[int] = []          # fold problems after each article
+        checkpoints: list[Checkpoint] = []
+        key = self.fold_key()
+        start = 0
+        if previous is not None and previous.key == key:
+            start, articles, bounds, checkpoints = self.resume(previous, entries)
+        interval = max(CHECKPOINT_MIN, len(entries) // CHECKPOINTS)
         slugs = [slug for _when, slug, _doc in entries]
-        for index, (when, slug, doc) in enumerate(entries):
+        for index in range(start, len(entries)):
+            when, slug, doc = entries[index]
+            if keep and index % interval == 0 and not (checkpoints and checkpoints[-1].index == index):
+                checkpoints.append(self.checkpoint(index))
             neighbours = (slugs[index - 1] if index else "", slugs[index + 1] if index + 1 < len(slugs) else "")
-            articles.append(self.resolve_article(doc, slug, when, seen_actors, neighbours))
+            articles.append(self.resolve_article(doc, slug, when, self.seen_actors, neighbours))
+            bounds.append(len(self.problems))
+        if keep:
+            self.fold = Fold(key, entries, list(articles), list(self.problems), bounds, checkpoints)
+        folded, self.problems = self.problems, Problems(before)
+        self.problems.extend(folded)
         articles = [self.backfill_actors(a) for a in articles]
 
         actors = {ident: state.freeze() for ident, state in self.actors.items() if state.name}
@@ -219,6 +282,46 @@ class Resolver:
         self.check_references(articles, actors, proposals, questions)
         pages = self.resolve_pages()
         return self.assemble(articles, actors, proposals, questions, pages)
+
+    def fold_key(self) -> tuple:
+        """What every article's resolution depends on besides the articles before it."""
+        # the actor files themselves (not their ids: a freed document's id may be reused)
+        return (self.config, tuple(self.registry), frozenset(self.inline_defined), tuple(self.unreadable))
+
+    def resume(self, previous: Fold, entries: list) -> tuple[int, list[Article], list[int], list[Checkpoint]]:
+        """Take over the earlier fold up to its last checkpoint before the first article that differs.
+
+        An article is the same when its document is the same object (a preview re-parses only
+        edited files) at the same place in story order; the one before the first difference
+        is folded again too, as its `next` may have changed.
+        """
+        same = 0
+        for old, new in zip(previous.entries, entries, strict=False):  # the shorter one ends it
+            if old[2] is not new[2] or old[1] != new[1] or old[0] != new[0]:
+                break
+            same += 1
+        first_different = max(0, same - 1) if same < max(len(entries), len(previous.entries)) else same
+        usable = [cp for cp in previous.checkpoints if cp.index <= first_different]
+        if not usable:
+            return 0, [], [], []
+        checkpoint = usable[-1]
+        self.restore(checkpoint)
+        self.problems.extend(previous.problems[:checkpoint.problems])
+        return checkpoint.index, previous.articles[:checkpoint.index], previous.bounds[:checkpoint.index], usable
+
+    def checkpoint(self, index: int) -> Checkpoint:
+        return Checkpoint(index, {k: s.copy() for k, s in self.actors.items()},
+                          {k: s.copy() for k, s in self.proposals.items()},
+                          {k: s.copy() for k, s in self.questions.items()},
+                          set(self.seen_actors), dict(self.first_defined), len(self.problems))
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """The states as they were at the checkpoint (copied: the checkpoint serves later runs too)."""
+        self.actors = {k: s.copy() for k, s in checkpoint.actors.items()}
+        self.proposals = {k: s.copy() for k, s in checkpoint.proposals.items()}
+        self.questions = {k: s.copy() for k, s in checkpoint.questions.items()}
+        self.seen_actors = set(checkpoint.seen_actors)
+        self.first_defined = dict(checkpoint.first_defined)
 
     def check_unique_slugs(self, entries: list) -> None:
         first: dict[str, Document] = {}
@@ -331,8 +434,7 @@ class Resolver:
         path = ("proposals", i)
         state = self.proposals.get(data["id"])
         if state is None:
-            state = self.proposals[data["id"]] = ProposalState(data["id"])
-            state.first = (doc, path)  # type: ignore[attr-defined]
+            state = self.proposals[data["id"]] = ProposalState(data["id"], first=(doc, path))
             changes["new_proposals"].append(state.id)
             if not data.get("title"):
                 self.problems.at(doc, path, f"proposal '{state.id}' needs a title where it first appears")
@@ -378,8 +480,7 @@ class Resolver:
         path = ("questions", i)
         state = self.questions.get(data["id"])
         if state is None:
-            state = self.questions[data["id"]] = QuestionState(data["id"], raised_in=slug)
-            state.first = (doc, path)  # type: ignore[attr-defined]
+            state = self.questions[data["id"]] = QuestionState(data["id"], raised_in=slug, first=(doc, path))
             if not data.get("question"):
                 self.problems.at(doc, path, f"question '{state.id}' needs its 'question' where it first appears")
                 return None
@@ -515,3 +616,14 @@ def resolve(config: SiteConfig, documents: list[Document], *, drafts: bool = Tru
     resolver = Resolver(config, documents, drafts)
     site = resolver.run()
     return site, list(resolver.problems)
+
+
+def resolve_again(config: SiteConfig, documents: list[Document], previous: Fold | None, *,
+                  drafts: bool = True) -> tuple[Site, list[Diagnostic], Fold]:
+    """`resolve`, resuming `previous` (this function's last fold) where the story first differs.
+
+    The result is the same as `resolve`'s; the returned fold serves the next call.
+    """
+    resolver = Resolver(config, documents, drafts)
+    site = resolver.run(previous, keep=True)
+    return site, list(resolver.problems), resolver.fold

@@ -15,10 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import engine as engine_module
+from generator import resolve as resolve_module
 from generator.cache import CACHE_DIR
 from generator.cli import main
 from generator.engine import Engine
+from generator.errors import Diagnostic
+from generator.load import configure, read_source, read_sources
 from generator.model import STANCES, STATUSES
+from generator.parse import parse_document
+from generator.resolve import resolve, resolve_again
 from generator.state import STATE_FILE
 from generator.write import MANIFEST
 
@@ -82,21 +87,27 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 20)), min_size=1, max_size=5))
-def test_incremental_output_equals_a_cold_build(edits) -> None:
+@given(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 20)), min_size=1, max_size=5),
+       st.sampled_from([1, 64]))
+def test_incremental_output_equals_a_cold_build(edits, every) -> None:
+    """`every`: the preview's resolve keeps a checkpoint every this many articles (resolve.Fold)."""
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         shutil.copytree(HISTORY, site)
-        engine = Engine(site, drafts=True, use_cache=False, parallel=False)
-        assert engine.build().ok
-        for counter, (kind, pick) in enumerate(edits):
-            touched = apply(site, kind, pick, counter)
-            result = engine.update(touched)
-            cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
-            assert result.ok == cold.ok, (kind, [d.format() for d in result.diagnostics + cold.diagnostics])
-            if cold.ok:
-                assert dict(result.files) == dict(cold.files), (kind, sorted(
-                    p for p in set(result.files) | set(cold.files) if result.files.get(p) != cold.files.get(p)))
+        saved, resolve_module.CHECKPOINT_MIN = resolve_module.CHECKPOINT_MIN, every
+        try:
+            engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+            assert engine.build().ok
+            for counter, (kind, pick) in enumerate(edits):
+                touched = apply(site, kind, pick, counter)
+                result = engine.update(touched)
+                cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
+                assert result.ok == cold.ok, (kind, [d.format() for d in result.diagnostics + cold.diagnostics])
+                if cold.ok:
+                    assert dict(result.files) == dict(cold.files), (kind, sorted(
+                        p for p in set(result.files) | set(cold.files) if result.files.get(p) != cold.files.get(p)))
+        finally:
+            resolve_module.CHECKPOINT_MIN = saved
 
 
 def test_a_stylesheet_edit_renders_nothing_and_a_partial_edit_only_its_users(tmp_path) -> None:
@@ -190,3 +201,35 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
     apply(site, "status", 1, 4)   # front matter: the story is resolved again, and a new state left
     assert main(args) == 0
     assert state.stat().st_mtime_ns != made
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 20)), min_size=1, max_size=6),
+       st.sampled_from([1, 2, 64]))
+def test_resolving_again_from_the_last_fold_equals_resolving_from_scratch(edits, every) -> None:
+    """resolve_again resumes the previous walk at a checkpoint; the model and problems are a fresh resolve's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp) / "site"
+        shutil.copytree(HISTORY, site)
+        documents = {s.path: parse_document(s.kind, s.path, s.raw) for s in read_sources(site)}
+        saved, resolve_module.CHECKPOINT_MIN = resolve_module.CHECKPOINT_MIN, every
+        try:
+            fold = None
+            for counter, (kind, pick) in enumerate([("none", 0), *edits]):
+                if kind != "none":
+                    for path in apply(site, kind, pick, counter):
+                        relative = path.relative_to(site).as_posix()
+                        source = read_source(site, relative)
+                        if source is None:
+                            documents.pop(relative, None)
+                        else:   # only what changed is parsed again: the rest are the same objects
+                            documents[relative] = parse_document(source.kind, source.path, source.raw)
+                docs = sorted(documents.values(), key=lambda d: d.path)
+                config, _ = configure(docs, site)
+                content = [d for d in docs if d.kind != "site"]
+                again, problems, fold = resolve_again(config, content, fold)
+                fresh, expected = resolve(config, content)
+                assert again == fresh, kind
+                assert sorted(problems, key=Diagnostic.sort_key) == sorted(expected, key=Diagnostic.sort_key), kind
+        finally:
+            resolve_module.CHECKPOINT_MIN = saved
