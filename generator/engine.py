@@ -227,6 +227,8 @@ class Engine:
         except jinja2.TemplateError as exc:
             return self._failed([template_diagnostic(exc, self.site_dir)], started)
         self.documents[source.path] = new
+        if self.fold is not None:
+            self.fold.patch_body(new)
         self.site = new_site
         self.pages.update(pages)
         changed = frozenset(p for p, html in pages.items() if self.files.get(p) != html)

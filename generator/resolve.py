@@ -159,6 +159,18 @@ class Fold:
     bounds: list[int]                           # len(problems) after each article
     checkpoints: list[Checkpoint]
 
+    def patch_body(self, doc: Document) -> None:
+        """Take in an edit to an article's text alone (engine.patch_bodies checked it is one).
+
+        Resolving the new document would give the same article with the new body, so the
+        walk stays valid past it, and the next edit resumes from where that one is.
+        """
+        for index, (when, slug, old) in enumerate(self.entries):
+            if old.path == doc.path:
+                self.entries[index] = (when, slug, doc)
+                self.articles[index] = replace(self.articles[index], body=doc.body, body_line=doc.body_line)
+                return
+
 
 class Resolver:
     def __init__(self, config: SiteConfig, documents: list[Document], drafts: bool):

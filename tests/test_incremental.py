@@ -233,3 +233,20 @@ def test_resolving_again_from_the_last_fold_equals_resolving_from_scratch(edits,
                 assert sorted(problems, key=Diagnostic.sort_key) == sorted(expected, key=Diagnostic.sort_key), kind
         finally:
             resolve_module.CHECKPOINT_MIN = saved
+
+
+def test_a_text_edit_then_a_later_front_matter_edit_keeps_the_new_text(tmp_path, monkeypatch) -> None:
+    """The preview's fold takes in a body-only edit, so resuming past that article keeps its new text."""
+    monkeypatch.setattr(resolve_module, "CHECKPOINT_MIN", 1)
+    site = tmp_path / "site"
+    shutil.copytree(HISTORY, site)
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+    assert engine.build().ok
+    first, last = articles(site)[0], articles(site)[-2]   # [-1] is a draft with a quoted title
+    first.write_text(first.read_text().rstrip("\n") + "\n\nA sentence only the text edit wrote.\n")
+    assert engine.update([first]).rendered == 1          # the body-only path
+    last.write_text(last.read_text().replace("title: ", "title: Retitled, ", 1))
+    result = engine.update([last])                        # resumes the fold after the first article
+    assert result.ok, [d.format() for d in result.diagnostics]
+    assert dict(result.files) == dict(Engine(site, drafts=True, use_cache=False, parallel=False).build().files)
+    assert any(b"A sentence only the text edit wrote." in html for html in result.files.values())
