@@ -77,6 +77,8 @@ def init_site(folder: Path, title: str = "My Briefing") -> list[Path]:
         folder / "content" / "actors" / "ada-example.yaml": ACTOR_YAML,
         folder / "content" / "articles" / f"{today}-first-briefing.md":
             ARTICLE.format(title="First briefing", date=today),
+        # the output and the build's caches (the model of a long story runs to 100 MB) are not sources
+        folder / ".gitignore": "_site/\n.briefing-cache/\n",
         folder / "templates" / ".keep": "",
         folder / "static" / ".keep": "",
     }

@@ -231,6 +231,8 @@ def test_init_writes_a_site_that_builds(tmp_path, capsys):
     assert "0 errors" not in capsys.readouterr().out  # clean sites print the ok line only
     assert main(["build", "--site", str(folder), "--quiet"]) == 0
     assert (folder / "_site" / "index.html").is_file()
+    assert (folder / ".gitignore").read_text().split() == ["_site/", ".briefing-cache/"]
+    assert (folder / ".briefing-cache").is_dir()   # what the .gitignore is for
     assert main(["init", str(folder)]) == 2  # not empty
 
 
