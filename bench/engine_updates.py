@@ -99,13 +99,13 @@ def main() -> None:
     args = parser.parse_args()
     print("$ " + " ".join([sys.executable, *sys.argv]))
     print(f"machine: {len(os.sched_getaffinity(0))} cores; load average {os.getloadavg()[0]:.2f}")
-    print(f"{'site':>8}  {'edit':<13} {'median':>9}  min–max")
+    print(f"{'site':>8}  {'edit':<21} {'median':>9}  min–max")
     for size in args.sizes.split(","):
         with tempfile.TemporaryDirectory(dir=OUT if OUT.is_dir() else None) as tmp:
             times = measure(scratch_copy(corpus(size), Path(tmp)), args.edits)
         for kind, samples in times.items():
             ms = [t * 1000 for t in samples]
-            print(f"{size:>8}  {kind:<13} {statistics.median(ms):7.0f} ms  {min(ms):.0f}–{max(ms):.0f} ms")
+            print(f"{size:>8}  {kind:<21} {statistics.median(ms):7.0f} ms  {min(ms):.0f}–{max(ms):.0f} ms")
 
 
 if __name__ == "__main__":
