@@ -137,7 +137,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     loaded = time.perf_counter()
     # pages go to a staging folder as they are rendered (the build then never holds them all);
     # an unsafe output folder is left for the build to report, and nothing is staged there
-    staging = None if output_problem(site_dir, configured) else Staging(configured).open()
+    try:
+        staging = None if output_problem(site_dir, configured) else Staging(configured).open()
+    except OSError as exc:
+        raise UsageError(f"cannot write to '{configured}': {exc.strerror or exc}") from None
     engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict, staging=staging,
                     keep_documents=False)
     handed = [sources]
@@ -159,8 +162,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         state = BuildState(setup, str(out.resolve()), token, engine.site, engine.plans, dict(engine.assets.names),
                            engine.source_digests, engine.front_digests, result.diagnostics)
         state_saved = in_background(lambda: save_state(site_dir, state))
-    report = write_output(out, result.files, inputs=inputs, kept=result.kept, state=token,
-                          staged=result.staged, staging=staging)
+    try:
+        report = write_output(out, result.files, inputs=inputs, kept=result.kept, state=token,
+                              staged=result.staged, staging=staging)
+    except OSError as exc:  # a full disk, a folder turned read-only: say so, without a traceback
+        print(f"briefing build: writing '{out}' failed: {exc.strerror or exc} ({exc.filename or out})", file=sys.stderr)
+        return EXIT_CONTENT
     wrote = time.perf_counter()
     state_saved()
     if args.timings:

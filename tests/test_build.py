@@ -193,6 +193,14 @@ def test_drafts_are_left_out_unless_asked(tmp_path):
         assert "DRAFT" in page.upper()
 
 
+def test_an_output_that_cannot_be_a_folder_is_a_usage_error_not_a_traceback(tmp_path, capsys):
+    site = copy_site("minimal", tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "a-file")]) == 2
+    assert capsys.readouterr().err.strip().endswith("a-file': Not a directory")
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
 @pytest.mark.parametrize("out", [".", "content", "content/x", "templates", "static/out", ".."])
 def test_unsafe_output_folders_are_refused(tmp_path, capsys, out):
     site = copy_site("minimal", tmp_path)
