@@ -362,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_diagnostics(exc.diagnostics)
         return EXIT_CONTENT
     except KeyboardInterrupt:
+        print(f"briefing {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `briefing schema | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +45,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches every process of the group: the parent stops the build (and its workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
     assert _task is not None
     # What the worker inherited lives until it exits: never walk it. Rendering a page makes
@@ -67,7 +73,7 @@ def map_forked(task: Callable[[Any], Any], items: Sequence[Any], *, min_items: i
     chunks = [items[i::count] for i in range(count)]
     _task = task
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts) as pool:
             results = pool.map(_run_chunk, chunks, chunksize=1)
     finally:
         _task = None
@@ -89,6 +95,7 @@ def in_background(task: Callable[[], Any], *, fork: bool = True) -> Callable[[],
         return lambda: None
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; coverage does not follow it
+        _ignore_interrupts()  # a Ctrl-C meant for the build: finish writing rather than leave half a file
         code = 0
         try:
             task()

@@ -39,3 +39,35 @@ def test_a_failing_background_task_does_not_reach_the_caller(tmp_path: Path) -> 
         raise OSError("disk full")
 
     in_background(fail)()   # the cache is simply not written
+
+
+SLOW_MAP = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from generator.parallel import map_forked
+print("started", flush=True)
+try:
+    map_forked(lambda n: time.sleep(0.05) or n, list(range(400)), min_items=10)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_the_workers_without_a_traceback_from_each(tmp_path: Path) -> None:
+    """Ctrl-C goes to the whole process group: the parent stops, the workers leave quietly."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow_map.py"
+    script.write_text(SLOW_MAP.format(repo=str(Path(__file__).resolve().parent.parent)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    time.sleep(1.0)   # the workers are in the middle of their chunks
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in out
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
