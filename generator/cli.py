@@ -165,11 +165,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         report = write_output(out, result.files, inputs=inputs, kept=result.kept, state=token,
                               staged=result.staged, staging=staging)
+        wrote = time.perf_counter()
     except OSError as exc:  # a full disk, a folder turned read-only: say so, without a traceback
         print(f"briefing build: writing '{out}' failed: {exc.strerror or exc} ({exc.filename or out})", file=sys.stderr)
         return EXIT_CONTENT
-    wrote = time.perf_counter()
-    state_saved()
+    finally:
+        state_saved()  # (a state whose token the manifest does not name is never used)
     if args.timings:
         stages = dict(engine.timings, state=loaded - started_state + time.perf_counter() - wrote,
                       write=wrote - writing)
