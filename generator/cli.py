@@ -126,6 +126,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     sources = read_sources(site_dir)
     options = ("build", args.drafts, base_url, args.strict, args.out)
     inputs = inputs_digest(site_dir, sources, options)
+    read = time.perf_counter() - started
     configured = Path(args.out) if args.out else site_dir / configured_output(site_dir)
     if is_fresh(configured, inputs) and not output_problem(site_dir, configured):
         if not args.quiet:
@@ -172,7 +173,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     finally:
         state_saved()  # (a state whose token the manifest does not name is never used)
     if args.timings:
-        stages = dict(engine.timings, state=loaded - started_state + time.perf_counter() - wrote,
+        stages = dict(engine.timings, read=read, state=loaded - started_state + time.perf_counter() - wrote,
                       write=wrote - writing)
         print("timings: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stages.items()), file=sys.stderr)
     pages = sum(1 for p in report.hashes if p.endswith(".html"))
