@@ -380,3 +380,12 @@ def test_symlinks_out_of_the_site_are_neither_read_nor_published(tmp_path):
     published = tree(tmp_path / "out")
     assert not any(b"do not publish" in data or b"secret body" in data for data in published.values())
     assert "static/leak.txt" not in published
+
+
+def test_timings_name_every_stage(tmp_path, capsys):
+    site = copy_site("history", tmp_path)
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "out"), "--quiet", "--timings"]) == 0
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    stages = dict(part.rsplit(" ", 2)[:2] for part in line.removeprefix("timings: ").split(", "))
+    assert list(stages) == ["read", "parse", "resolve", "plan", "render", "feeds and sitemap", "state", "write"]
+    assert all(float(seconds) >= 0 for seconds in stages.values())   # seconds, two decimals
