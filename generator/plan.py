@@ -17,6 +17,9 @@ Dependency keys, and what a change to each means:
     'actor:<id>'        one actor's latest state and its indexes (briefings, quotes, events,
                         questions raised, members)
     'proposal:<id>'     one proposal (title, status, history, stances)
+    'proposal-row:<id>' a proposal as an actor page lists it: title, status, proposers, and
+                        when it was last reported (the list's order)
+    'stance:<proposal>:<actor>'  one actor's stance history on one proposal
     'question:<id>'     one question (text, status, answer, history)
     'events'            the site-wide list of events
     'tags'              the tags and how many articles each has
@@ -34,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from sys import intern
 
-from .model import Article, Site, pickled_by_fields
+from .model import Article, Site, StanceHistory, pickled_by_fields
 from .urls import output_file, page_path
 
 COMMON_DEPS = frozenset({"site", "pages", "assets"})
@@ -183,7 +186,10 @@ def _actor_deps(site: Site, ident: str) -> set[str]:
     if actor.affiliation:
         deps.add(f"actor:{actor.affiliation}")
     deps |= _entity_keys("actor", site.members.get(ident, ()))
-    deps |= _entity_keys("proposal", _proposals_with_stance(site, ident))
+    # not the whole proposal: a status set in some briefing, or another actor's stance, leaves
+    # the page as it is (at 5,000 articles one status edit re-rendered 173 actor pages for none)
+    for proposal in _proposals_with_stance(site, ident):
+        deps |= _entity_keys("proposal-row", [proposal]) | _entity_keys("stance", [f"{proposal}:{ident}"])
     deps |= _entity_keys("question", site.actor_questions.get(ident, ()))
     slugs = set(site.actor_articles.get(ident, ()))
     slugs.update(q.article for q in site.actor_quotes.get(ident, ()))
@@ -272,6 +278,8 @@ def changed_deps(old: Site | None, new: Site) -> frozenset[str]:
     changed |= _diff("article", _articles(old), _articles(new))
     changed |= _diff("actor", _actor_values(old), _actor_values(new))
     changed |= _diff("proposal", old.proposals, new.proposals)
+    changed |= _diff("proposal-row", _proposal_rows(old), _proposal_rows(new))
+    changed |= _diff("stance", _stances(old), _stances(new))
     changed |= _diff("question", old.questions, new.questions)
     if old.events != new.events:
         changed.add("events")
@@ -287,6 +295,8 @@ def _all_keys(site: Site) -> set[str]:
     keys |= _entity_keys("article", [a.slug for a in site.articles])
     keys |= _entity_keys("actor", site.actors)
     keys |= _entity_keys("proposal", site.proposals)
+    keys |= _entity_keys("proposal-row", site.proposals)
+    keys |= _entity_keys("stance", _stances(site))
     keys |= _entity_keys("question", site.questions)
     keys |= _entity_keys("tag", site.tags)
     return keys
@@ -301,6 +311,17 @@ def _actor_values(site: Site) -> dict[str, tuple]:
                     site.actor_events.get(ident), site.actor_questions.get(ident),
                     site.members.get(ident))
             for ident, actor in site.actors.items()}
+
+
+def _proposal_rows(site: Site) -> dict[str, tuple]:
+    """What an actor page shows of each proposal (render.View.stances_of and its order)."""
+    order = {a.slug: i for i, a in enumerate(site.articles)}
+    return {pid: (p.title, p.status, p.proposed_by, max((order.get(s, -1) for s in p.articles), default=-1))
+            for pid, p in site.proposals.items()}
+
+
+def _stances(site: Site) -> dict[str, StanceHistory]:
+    return {f"{pid}:{h.actor}": h for pid, p in site.proposals.items() for h in p.stances}
 
 
 def _tag_counts(site: Site) -> dict[str, int]:

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -250,3 +251,33 @@ def test_a_text_edit_then_a_later_front_matter_edit_keeps_the_new_text(tmp_path,
     assert result.ok, [d.format() for d in result.diagnostics]
     assert dict(result.files) == dict(Engine(site, drafts=True, use_cache=False, parallel=False).build().files)
     assert any(b"A sentence only the text edit wrote." in html for html in result.files.values())
+
+
+UNLISTED = {
+    "content/actors/ana.yaml": "name: Ana Example\n",
+    "content/actors/ben.yaml": "name: Ben Example\n",
+    "content/articles/2025-01-01-first.md": (
+        "---\ntitle: First\ndate: 2025-01-01\nactors: [ana]\nproposals:\n  - id: plan\n    title: The plan\n"
+        "    status: proposed\n    positions:\n      - actor: ben\n        stance: supports\n---\nText.\n"),
+    "content/articles/2025-01-02-second.md": (
+        "---\ntitle: Second\ndate: 2025-01-02\nactors: [ana]\nproposals:\n  - id: plan\n    status: {status}\n"
+        "    positions:\n      - actor: ben\n        stance: {stance}\n---\nMore text.\n"),
+}
+
+
+@pytest.mark.parametrize("edit", [{"status": "stalled"}, {"stance": "opposes"}])
+def test_an_actor_page_follows_a_stance_or_status_reported_without_listing_the_actor(make_site, edit) -> None:
+    """Ben's stance is reported in articles that do not list Ben: his page still depends on it."""
+    values = {"status": "proposed", "stance": "supports"}
+    files = dict(UNLISTED)
+    second = "content/articles/2025-01-02-second.md"
+    files[second] = UNLISTED[second].format(**values)
+    site = make_site(files)
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+    assert engine.build().ok
+    (site / second).write_text(UNLISTED[second].format(**{**values, **edit}))
+    result = engine.update([site / second])
+    cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
+    assert result.ok and cold.ok
+    assert result.files["actors/ben/index.html"] == cold.files["actors/ben/index.html"]
+    assert "actors/ben/index.html" in result.changed
