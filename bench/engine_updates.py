@@ -8,7 +8,8 @@ bench/out/corpus-N), one `Engine` (as `briefing serve` makes it) builds once, th
 `Engine.update` after each of: appending a sentence to the middle article's text, retitling
 it in its front matter, retitling the newest article (the one a desk is writing; resolving
 resumes from the last checkpoint before the edit, so this is the common and the cheap case),
-and appending a rule to the site's stylesheet. Edits go to a scratch copy.
+changing the middle article's first proposal (or question) status, and appending a rule to
+the site's stylesheet. Edits go to a scratch copy.
 Prints the median and min–max in milliseconds. The browser side (save to screen) is
 bench/preview_latency.py.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -53,6 +55,17 @@ def scratch_copy(source: Path, into: Path) -> Path:
     return site
 
 
+def restatused(text: str, i: int) -> str:
+    """The article with its first proposal or question status set to another value."""
+    match = re.search(r"^(\s*status: )(\S+)", text, flags=re.MULTILINE)
+    if match is None:
+        return text
+    choices = [s for s in ("stalled", "agreed", "rejected", "open", "answered") if s != match.group(2)]
+    kind = ("open", "answered") if match.group(2) in ("open", "answered") else ("stalled", "agreed", "rejected")
+    new = [c for c in choices if c in kind][i % 2]
+    return text[:match.start(2)] + new + text[match.end(2):]
+
+
 def retitled(text: str, i: int) -> str:
     """The article with `Edit i, ` put in front of its title, quoted or not."""
     if 'title: "' in text:
@@ -72,12 +85,14 @@ def measure(site: Path, edits: int) -> dict[str, list[float]]:
     stylesheet = site / "static" / "style.css"
     stylesheet.parent.mkdir(exist_ok=True)
     theme_css = (REPO / "static" / "style.css").read_text()
-    times: dict[str, list[float]] = {"text": [], "front matter": [], "front matter, newest": [], "stylesheet": []}
+    times: dict[str, list[float]] = {"text": [], "front matter": [], "front matter, newest": [], "status": [],
+                                     "stylesheet": []}
     for i in range(edits):
         for kind, path, text in (
             ("text", article, original.rstrip("\n") + f"\n\nA sentence added by the bench, {i}.\n"),
             ("front matter", article, retitled(original, i)),
             ("front matter, newest", newest, retitled(newest_original, i)),
+            ("status", article, restatused(original, i)),
             ("stylesheet", stylesheet, theme_css + f"\n.bench-{i} {{ color: red; }}\n"),
         ):
             path.write_text(text)

@@ -277,9 +277,12 @@ def changed_deps(old: Site | None, new: Site) -> frozenset[str]:
         changed.add("articles")
     changed |= _diff("article", _articles(old), _articles(new))
     changed |= _diff("actor", _actor_values(old), _actor_values(new))
-    changed |= _diff("proposal", old.proposals, new.proposals)
-    changed |= _diff("proposal-row", _proposal_rows(old), _proposal_rows(new))
-    changed |= _diff("stance", _stances(old), _stances(new))
+    proposals = _diff("proposal", old.proposals, new.proposals)
+    changed |= proposals
+    if proposals:  # the finer keys can only have changed within a changed proposal
+        idents = {key.split(":", 1)[1] for key in proposals}
+        changed |= _diff("proposal-row", _proposal_rows(old, idents), _proposal_rows(new, idents))
+        changed |= _diff("stance", _stances(old, idents), _stances(new, idents))
     changed |= _diff("question", old.questions, new.questions)
     if old.events != new.events:
         changed.add("events")
@@ -296,7 +299,7 @@ def _all_keys(site: Site) -> set[str]:
     keys |= _entity_keys("actor", site.actors)
     keys |= _entity_keys("proposal", site.proposals)
     keys |= _entity_keys("proposal-row", site.proposals)
-    keys |= _entity_keys("stance", _stances(site))
+    keys |= _entity_keys("stance", _stances(site, site.proposals))
     keys |= _entity_keys("question", site.questions)
     keys |= _entity_keys("tag", site.tags)
     return keys
@@ -313,15 +316,15 @@ def _actor_values(site: Site) -> dict[str, tuple]:
             for ident, actor in site.actors.items()}
 
 
-def _proposal_rows(site: Site) -> dict[str, tuple]:
-    """What an actor page shows of each proposal (render.View.stances_of and its order)."""
+def _proposal_rows(site: Site, idents: Iterable[str]) -> dict[str, tuple]:
+    """What an actor page shows of these proposals (render.View.stances_of and its order)."""
     order = {a.slug: i for i, a in enumerate(site.articles)}
     return {pid: (p.title, p.status, p.proposed_by, max((order.get(s, -1) for s in p.articles), default=-1))
-            for pid, p in site.proposals.items()}
+            for pid in idents if (p := site.proposals.get(pid)) is not None}
 
 
-def _stances(site: Site) -> dict[str, StanceHistory]:
-    return {f"{pid}:{h.actor}": h for pid, p in site.proposals.items() for h in p.stances}
+def _stances(site: Site, idents: Iterable[str]) -> dict[str, StanceHistory]:
+    return {f"{pid}:{h.actor}": h for pid in idents if pid in site.proposals for h in site.proposals[pid].stances}
 
 
 def _tag_counts(site: Site) -> dict[str, int]:
