@@ -20,6 +20,9 @@ Dependency keys, and what a change to each means:
     'proposal-row:<id>' a proposal as an actor page lists it: title, status, proposers, and
                         when it was last reported (the list's order)
     'stance:<proposal>:<actor>'  one actor's stance history on one proposal
+    'proposal-title:<id>'        a proposal's title (briefings name it in what changed)
+    'proposal-stances:<id>'      every actor's stance history on a proposal and the briefings
+                                 that report it (a briefing's stance table is made from them)
     'question:<id>'     one question (text, status, answer, history)
     'events'            the site-wide list of events
     'tags'              the tags and how many articles each has
@@ -174,7 +177,10 @@ def _briefing_deps(site: Site, article: Article) -> set[str]:
     deps = {f"article:{article.slug}"}
     deps |= _entity_keys("article", [s for s in (article.previous, article.next) if s])
     deps |= _entity_keys("actor", actors)
-    deps |= _entity_keys("proposal", proposals)   # the stance table is as of this briefing
+    # of a proposal a briefing shows its title (in what changed) and, when it reports on it, its
+    # stance table as of this briefing; its own update (status, summary) is in the article
+    deps |= _entity_keys("proposal-title", proposals)
+    deps |= _entity_keys("proposal-stances", {u.proposal for u in article.proposals})
     deps |= _entity_keys("question", questions)
     deps |= _references(article.body)            # [[id]] links show the target's name or title
     return deps
@@ -283,6 +289,8 @@ def changed_deps(old: Site | None, new: Site) -> frozenset[str]:
         idents = {key.split(":", 1)[1] for key in proposals}
         changed |= _diff("proposal-row", _proposal_rows(old, idents), _proposal_rows(new, idents))
         changed |= _diff("stance", _stances(old, idents), _stances(new, idents))
+        changed |= _diff("proposal-title", _titles(old, idents), _titles(new, idents))
+        changed |= _diff("proposal-stances", _stance_tables(old, idents), _stance_tables(new, idents))
     changed |= _diff("question", old.questions, new.questions)
     if old.events != new.events:
         changed.add("events")
@@ -300,6 +308,7 @@ def _all_keys(site: Site) -> set[str]:
     keys |= _entity_keys("proposal", site.proposals)
     keys |= _entity_keys("proposal-row", site.proposals)
     keys |= _entity_keys("stance", _stances(site, site.proposals))
+    keys |= _entity_keys("proposal-title", site.proposals) | _entity_keys("proposal-stances", site.proposals)
     keys |= _entity_keys("question", site.questions)
     keys |= _entity_keys("tag", site.tags)
     return keys
@@ -325,6 +334,15 @@ def _proposal_rows(site: Site, idents: Iterable[str]) -> dict[str, tuple]:
 
 def _stances(site: Site, idents: Iterable[str]) -> dict[str, StanceHistory]:
     return {f"{pid}:{h.actor}": h for pid in idents if pid in site.proposals for h in site.proposals[pid].stances}
+
+
+def _titles(site: Site, idents: Iterable[str]) -> dict[str, str]:
+    return {pid: site.proposals[pid].title for pid in idents if pid in site.proposals}
+
+
+def _stance_tables(site: Site, idents: Iterable[str]) -> dict[str, tuple]:
+    """What briefings' stance tables are made from (render.View.stance_table)."""
+    return {pid: (p.stances, p.articles) for pid in idents if (p := site.proposals.get(pid)) is not None}
 
 
 def _tag_counts(site: Site) -> dict[str, int]:

@@ -281,3 +281,41 @@ def test_an_actor_page_follows_a_stance_or_status_reported_without_listing_the_a
     assert result.ok and cold.ok
     assert result.files["actors/ben/index.html"] == cold.files["actors/ben/index.html"]
     assert "actors/ben/index.html" in result.changed
+
+
+def _story(first_stance: str, title: str, late_title: str = "") -> dict[str, str]:
+    """Five briefings on one proposal: Ana's stance is reported in the first only; `late_title`
+    renames the proposal in the last."""
+    files = {"content/actors/ana.yaml": "name: Ana Example\n", "content/actors/ben.yaml": "name: Ben Example\n"}
+    for day in range(1, 6):
+        lines = [f"title: Day {day}", f"date: 2025-01-0{day}", "actors: [ben]", "proposals:", "  - id: plan"]
+        if day == 1:
+            lines += [f"    title: {title}", "    status: proposed", "    positions:",
+                      "      - actor: ana", f"        stance: {first_stance}"]
+        else:
+            statuses = {2: "under-negotiation", 3: "stalled", 4: "under-negotiation", 5: "agreed"}
+            if day == 5 and late_title:
+                lines.append(f"    title: {late_title}")
+            lines += [f"    status: {statuses[day]}", "    positions:", "      - actor: ben",
+                      f"        stance: {'supports' if day % 2 else 'opposes'}"]
+        files[f"content/articles/2025-01-0{day}-day-{day}.md"] = "---\n" + "\n".join(lines) + "\n---\nText.\n"
+    return files
+
+
+@pytest.mark.parametrize("edit", [("opposes", "The plan"), ("supports", "The renamed plan"),
+                                  ("supports", "The plan", "Renamed on day 5")])
+def test_a_later_briefing_follows_an_earlier_stance_or_the_proposal_title(make_site, edit) -> None:
+    """Day 3 is no neighbour of day 1 or 5, yet its stance table carries Ana's stance from day 1,
+    and its 'what changed' names the proposal by its title now (even one set on day 5)."""
+    site = make_site(_story("supports", "The plan"))
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+    assert engine.build().ok
+    for path, text in _story(*edit).items():
+        if (site / path).read_text() != text:
+            (site / path).write_text(text)
+            touched = site / path
+    result = engine.update([touched])
+    cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
+    assert result.ok and cold.ok
+    assert result.files["briefings/day-3/index.html"] == cold.files["briefings/day-3/index.html"]
+    assert "briefings/day-3/index.html" in result.changed

@@ -69,7 +69,8 @@ def test_briefing_depends_on_all_it_shows():
     deps = by_url(story_site())["briefings/rutte-in-kyiv/"].deps
     assert {"article:rutte-in-kyiv", "article:summit", "article:answer",        # itself, prev, next
             "actor:mark-rutte", "actor:sergei-lavrov", "actor:nato", "actor:volodymyr-zelensky",
-            "proposal:security-guarantees"} <= deps
+            # a proposal's title now, and what its stance table is made from
+            "proposal-title:security-guarantees", "proposal-stances:security-guarantees"} <= deps
     assert "articles" not in deps, "a new article elsewhere must not re-render every briefing"
 
 
