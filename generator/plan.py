@@ -30,8 +30,8 @@ Dependency keys, and what a change to each means:
     'assets'            the fingerprinted asset names (every page links the stylesheet); the
                         engine sets it when the assets' mapping changes
 
-A change to a template is not a dependency key: templates include each other, so the engine
-re-renders every page when any template changes.
+A change to a template is not a dependency key: the engine re-renders the pages whose template
+extends, includes or imports the edited one (engine.Engine._templates_using).
 """
 from __future__ import annotations
 
