@@ -252,15 +252,15 @@ class Engine:
         patched = patch_bodies(previous.site, documents, previous.fronts)
         if patched is None:
             return None
+        assets = load_assets(self.site_dir)
+        if dict(assets.names) != previous.asset_names:
+            return None  # cannot be, as the state is made for these static files; but pages link them
         site, slugs = patched
-        self.site, self.plans = site, previous.plans
+        self.site, self.plans, self.assets = site, previous.plans, assets
         self.diagnostics, self.last_ok = previous.diagnostics, True
         self.source_digests = {**previous.digests, **{d.path: d.digest for d in documents}}
         self.front_digests = previous.fronts
         self.env = make_environment(self.site_dir, auto_reload=False, bytecode_dir=self._bytecode_dir())
-        self.assets = load_assets(self.site_dir)
-        if dict(self.assets.names) != previous.asset_names:
-            return None  # cannot be, as the state is made for these static files; but pages link them
         try:
             with self._timed("render"):
                 pages = self._render_briefings(site, slugs)

@@ -113,7 +113,7 @@ class Staging:
     def stage(self, relative: str, data: bytes) -> Staged:
         digest = file_hash(data)
         target = safe_output_path(self.out_dir, relative)
-        if self.previous.get(relative) == digest and target.is_file() and target.stat().st_size == len(data):
+        if _holds(target, data, digest, self.previous.get(relative)):
             return Staged(digest, False)
         path = self.path(relative)
         path.write_bytes(data)
@@ -155,7 +155,7 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
         digest = file_hash(data)
         hashes[relative] = digest
         target = targets[relative]
-        if previous.get(relative) == digest and target.is_file() and target.stat().st_size == len(data):
+        if _holds(target, data, digest, previous.get(relative)):
             continue
         atomic_write(target, data)
         written.append(relative)
@@ -176,6 +176,11 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
     if staging is not None:
         shutil.rmtree(staging.folder, ignore_errors=True)
     return WriteReport(tuple(written), len(hashes) - len(written), tuple(removed), hashes)
+
+
+def _holds(target: Path, data: bytes, digest: str, recorded: str | None) -> bool:
+    """The output file already has these bytes: the manifest says so and it is still there, as long."""
+    return recorded == digest and target.is_file() and target.stat().st_size == len(data)
 
 
 def _remove_empty_parents(folder: Path, stop: Path) -> None:
