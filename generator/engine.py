@@ -30,7 +30,7 @@ from .model import Article, Site, SiteConfig
 from .parallel import map_forked
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
-from .render import make_environment, render_page
+from .render import make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve, resolve_again
 from .state import BuildState
 from .urls import Urls, output_file, page_path
@@ -103,6 +103,7 @@ class Engine:
         self.pages: dict[str, bytes] = {}             # rendered pages, by output path
         self.files: dict[str, bytes] = {}             # the last good site
         self.env: jinja2.Environment | None = None
+        self.fine_deps = True         # plan.plan_site(fine=...): the site uses the theme's templates as they are
         self.assets: Assets | None = None
         self.base_path = "/"
         self.diagnostics: tuple[Diagnostic, ...] = ()   # the last good run's warnings
@@ -293,6 +294,7 @@ class Engine:
             if self.env is None:
                 # update() drops it on a template edit
                 self.env = make_environment(self.site_dir, auto_reload=False, bytecode_dir=self._bytecode_dir())
+                self.fine_deps = uses_theme_templates(self.site_dir)
             if self.assets is None:
                 old_assets = self.last_assets
                 self.assets = load_assets(self.site_dir)
@@ -345,7 +347,7 @@ class Engine:
             if same_model:
                 plans, dirty = self.plans, frozenset()
             else:
-                plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page)}
+                plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps)}
                 dirty = None if everything or self.site is None else changed_deps(self.site, site)
         stale_templates = self._templates_using(self.changed_templates, {p.template for p in plans.values()})
         pages: dict[str, bytes] = {}

@@ -14,6 +14,8 @@ Dependency keys, and what a change to each means:
     'page:<slug>'       one plain page
     'articles'          the list and order of all articles (pagination, neighbours)
     'article:<slug>'    one article, as resolved (its annotations, body, changes, neighbours)
+    'article-row:<slug>'  an article as lists show it: title, date, draft or not, source,
+                        summary (a front-matter edit elsewhere in it leaves its lists alone)
     'actor:<id>'        one actor's latest state and its indexes (briefings, quotes, events,
                         questions raised, members)
     'proposal:<id>'     one proposal (title, status, history, stances)
@@ -32,12 +34,16 @@ Dependency keys, and what a change to each means:
 
 A change to a template is not a dependency key: the engine re-renders the pages whose template
 extends, includes or imports the edited one (engine.Engine._templates_using).
+
+The finer keys ('article-row', 'proposal-row', 'stance', 'proposal-title', 'proposal-stances')
+say what the theme's own templates show. A site whose templates differ from the theme's may
+show more, so it is planned with `fine=False`: each finer key becomes its whole entity's.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from sys import intern
 
 from .model import Article, Site, StanceHistory, pickled_by_fields
@@ -73,10 +79,31 @@ class PagePlan:
     count: int = 1
 
 
-def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
-    """Every page of the site, in a fixed order, each with what it depends on."""
+def plan_site(site: Site, *, per_page: int, fine: bool = True) -> tuple[PagePlan, ...]:
+    """Every page of the site, in a fixed order, each with what it depends on.
+
+    `fine`: the pages are rendered by the theme's templates (see the keys above).
+    """
     if per_page < 1:
         raise ValueError("per_page must be at least 1")
+    plans = _plan(site, per_page)
+    return plans if fine else tuple(replace(p, deps=_coarse(p.deps)) for p in plans)
+
+
+def _coarse(deps: frozenset[str]) -> frozenset[str]:
+    """The dependencies with each finer key replaced by its whole entity's."""
+    coarse = set()
+    for key in deps:
+        kind, _, rest = key.partition(":")
+        if kind == "article-row":
+            key = intern("article:" + rest)
+        elif kind in ("proposal-row", "proposal-title", "proposal-stances", "stance"):
+            key = intern("proposal:" + rest.split(":", 1)[0])
+        coarse.add(key)
+    return frozenset(coarse)
+
+
+def _plan(site: Site, per_page: int) -> tuple[PagePlan, ...]:
     plans: list[PagePlan] = []
     plans.extend(_home_pages(site, per_page))
     global _briefing_plans
@@ -89,12 +116,21 @@ def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
             plan = (article, _page("briefing", article.slug, _briefing_deps(site, article)))
         _briefing_plans[id(article)] = plan
         plans.append(plan[1])
-    for ident in sorted(site.actors):
-        plans.append(_page("actor", ident, _actor_deps(site, ident)))
-    for ident in sorted(site.proposals):
-        plans.append(_page("proposal", ident, _proposal_deps(site, ident)))
-    for ident in sorted(site.questions):
-        plans.append(_page("question", ident, _question_deps(site, ident)))
+    # an entity page's plan is a function of what it is made from: a preview re-plans the few an
+    # edit touched (proposals and questions are the same objects when untouched: resolve.py)
+    global _entity_plans
+    known_entities, _entity_plans = _entity_plans, {}
+    for kind, idents, inputs, deps in (
+            ("actor", sorted(site.actors), _actor_inputs, _actor_deps),
+            ("proposal", sorted(site.proposals), lambda site, ident: site.proposals[ident], _proposal_deps),
+            ("question", sorted(site.questions), lambda site, ident: site.questions[ident], _question_deps)):
+        for ident in idents:
+            made_from = inputs(site, ident)
+            plan = known_entities.get((kind, ident))
+            if plan is None or plan[0] is not made_from and plan[0] != made_from:
+                plan = (made_from, _page(kind, ident, deps(site, ident)))
+            _entity_plans[kind, ident] = plan
+            plans.append(plan[1])
 
     plans.append(_page("actors", "", _entity_keys("actor", _actors_shown_in_index(site))))
     plans.append(_page("proposals", "", _entity_keys("proposal", site.proposals)))
@@ -105,7 +141,7 @@ def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
     plans.append(_page("tags", "", {"tags"}))
     for tag in sorted(site.tags):
         slugs = tuple(site.tags[tag])
-        plans.append(_page("tag", tag, {f"tag:{tag}"} | _entity_keys("article", slugs), items=slugs))
+        plans.append(_page("tag", tag, {f"tag:{tag}"} | _entity_keys("article-row", slugs), items=slugs))
     for page in site.pages:
         plans.append(_page("page", page.slug, {f"page:{page.slug}"} | _references(page.body)))
     plans.append(PagePlan(url="404.html", output="404.html", template="404.html", kind="404",
@@ -114,6 +150,7 @@ def plan_site(site: Site, *, per_page: int) -> tuple[PagePlan, ...]:
 
 
 _briefing_plans: dict[int, tuple[Article, PagePlan]] = {}   # id(article) -> (article, its plan), last plan_site
+_entity_plans: dict[tuple[str, str], tuple[object, PagePlan]] = {}  # (kind, id) -> (what it was made from, plan)
 
 
 def _page(kind: str, key: str, deps: Iterable[str], *, items: tuple[str, ...] = ()) -> PagePlan:
@@ -128,7 +165,7 @@ def _home_pages(site: Site, per_page: int) -> list[PagePlan]:
     pages = []
     for number in range(1, count + 1):
         items = newest_first[(number - 1) * per_page:number * per_page]
-        deps = {"articles"} | _entity_keys("article", items)
+        deps = {"articles"} | _entity_keys("article-row", items)
         if number == 1:
             # The first page also carries the latest bottom line, the proposals on the
             # table, the open questions and the recent events.
@@ -175,7 +212,7 @@ def article_references(article: Article) -> tuple[set[str], set[str], set[str]]:
 def _briefing_deps(site: Site, article: Article) -> set[str]:
     actors, proposals, questions = article_references(article)
     deps = {f"article:{article.slug}"}
-    deps |= _entity_keys("article", [s for s in (article.previous, article.next) if s])
+    deps |= _entity_keys("article-row", [s for s in (article.previous, article.next) if s])
     deps |= _entity_keys("actor", actors)
     # of a proposal a briefing shows its title (in what changed) and, when it reports on it, its
     # stance table as of this briefing; its own update (status, summary) is in the article
@@ -184,6 +221,13 @@ def _briefing_deps(site: Site, article: Article) -> set[str]:
     deps |= _entity_keys("question", questions)
     deps |= _references(article.body)            # [[id]] links show the target's name or title
     return deps
+
+
+def _actor_inputs(site: Site, ident: str) -> tuple:
+    """Everything _actor_deps reads of the model for one actor."""
+    return (site.actors[ident], site.members.get(ident), _proposals_with_stance(site, ident),
+            site.actor_questions.get(ident), site.actor_articles.get(ident), site.actor_quotes.get(ident),
+            site.actor_events.get(ident))
 
 
 def _actor_deps(site: Site, ident: str) -> set[str]:
@@ -200,7 +244,7 @@ def _actor_deps(site: Site, ident: str) -> set[str]:
     slugs = set(site.actor_articles.get(ident, ()))
     slugs.update(q.article for q in site.actor_quotes.get(ident, ()))
     slugs.update(e.article for e in site.actor_events.get(ident, ()))
-    deps |= _entity_keys("article", slugs)
+    deps |= _entity_keys("article-row", slugs)
     return deps
 
 
@@ -211,7 +255,7 @@ def _proposal_deps(site: Site, ident: str) -> set[str]:
     slugs = set(proposal.articles)
     slugs.update(c.article for c in proposal.status_history)
     slugs.update(p.article for h in proposal.stances for p in h.positions)
-    return {f"proposal:{ident}"} | _entity_keys("actor", actors) | _entity_keys("article", slugs)
+    return {f"proposal:{ident}"} | _entity_keys("actor", actors) | _entity_keys("article-row", slugs)
 
 
 def _question_deps(site: Site, ident: str) -> set[str]:
@@ -221,7 +265,7 @@ def _question_deps(site: Site, ident: str) -> set[str]:
     actors = set(question.raised_by)
     for update in question.updates:
         actors.update(update.raised_by)
-    return {f"question:{ident}"} | _entity_keys("actor", actors) | _entity_keys("article", slugs)
+    return {f"question:{ident}"} | _entity_keys("actor", actors) | _entity_keys("article-row", slugs)
 
 
 def _actors_shown_in_index(site: Site) -> set[str]:
@@ -281,7 +325,11 @@ def changed_deps(old: Site | None, new: Site) -> frozenset[str]:
     changed |= _diff("page", {p.slug: p for p in old.pages}, {p.slug: p for p in new.pages})
     if [a.slug for a in old.articles] != [a.slug for a in new.articles]:
         changed.add("articles")
-    changed |= _diff("article", _articles(old), _articles(new))
+    articles = _diff("article", _articles(old), _articles(new))
+    changed |= articles
+    if articles:  # an article's row can only have changed with the article
+        slugs = {key.split(":", 1)[1] for key in articles}
+        changed |= _diff("article-row", _article_rows(old, slugs), _article_rows(new, slugs))
     changed |= _diff("actor", _actor_values(old), _actor_values(new))
     proposals = _diff("proposal", old.proposals, new.proposals)
     changed |= proposals
@@ -304,6 +352,7 @@ def _all_keys(site: Site) -> set[str]:
     keys = {"site", "pages", "articles", "events", "tags", "assets"}
     keys |= _entity_keys("page", [p.slug for p in site.pages])
     keys |= _entity_keys("article", [a.slug for a in site.articles])
+    keys |= _entity_keys("article-row", [a.slug for a in site.articles])
     keys |= _entity_keys("actor", site.actors)
     keys |= _entity_keys("proposal", site.proposals)
     keys |= _entity_keys("proposal-row", site.proposals)
@@ -316,6 +365,12 @@ def _all_keys(site: Site) -> set[str]:
 
 def _articles(site: Site) -> dict[str, Article]:
     return {a.slug: a for a in site.articles}
+
+
+def _article_rows(site: Site, slugs: Iterable[str]) -> dict[str, tuple]:
+    """What lists of briefings show of these articles (partials/article_list.html, quote and history rows)."""
+    return {slug: (a.title, a.date, a.draft, a.source, a.summary)
+            for slug in slugs if (a := site.by_slug.get(slug)) is not None}
 
 
 def _actor_values(site: Site) -> dict[str, tuple]:

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import sys
 import zoneinfo
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import WARNING, Diagnostic, did_you_mean
@@ -43,6 +43,7 @@ from .schema import ID_HINT, ID_RE
 from .urls import SECTIONS
 
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
+CHANGE_FIELDS = tuple(f.name for f in fields(Changes))
 ACTOR_KEYS = ("kind", "role", "affiliation", "country", "wikidata", "description", "url")
 
 
@@ -107,6 +108,7 @@ class ProposalState:
     history: list[StatusChange] = field(default_factory=list)
     stances: dict[str, list[Position]] = field(default_factory=dict)
     first: tuple = ()               # (document, key path) where it first appears
+    frozen: Proposal | None = None  # the last freeze_proposal(), until an update changes it
 
     def copy(self) -> ProposalState:
         return replace(self, proposed_by=list(self.proposed_by), updates=list(self.updates),
@@ -126,6 +128,7 @@ class QuestionState:
     updates: list[QuestionUpdate] = field(default_factory=list)
     history: list[StatusChange] = field(default_factory=list)
     first: tuple = ()               # (document, key path) where it first appears
+    frozen: Question | None = None  # the last freeze_question(), until an update changes it
 
     def copy(self) -> QuestionState:
         return replace(self, raised_by=list(self.raised_by), updates=list(self.updates), history=list(self.history))
@@ -136,6 +139,12 @@ class QuestionState:
 CHECKPOINTS = 16
 CHECKPOINT_MIN = 64
 
+# What one article did to one entity's state (Resolver.resolve_article): (key, output, changes,
+# problems). key is ("actor" | "proposal" | "question", id); output is the actor as of the article,
+# or the ProposalUpdate / QuestionUpdate (None when the item was refused); changes are the
+# (Changes field, value) pairs it adds to the article's "what changed"; problems its diagnostics.
+Step = tuple
+
 
 @dataclass
 class Checkpoint:
@@ -145,7 +154,6 @@ class Checkpoint:
     questions: dict[str, QuestionState]
     seen_actors: set[str]
     first_defined: dict[str, Actor]
-    problems: int                               # fold problems before it
 
 
 @dataclass
@@ -155,9 +163,12 @@ class Fold:
     key: tuple                                  # Resolver.fold_key
     entries: list                               # (date, slug, document), story order
     articles: list[Article]                     # one per entry, before backfill_actors
-    problems: list[Diagnostic]                  # found while folding, in order
-    bounds: list[int]                           # len(problems) after each article
+    steps: list[tuple[Step, ...]]               # one per entry: what it did to each entity it names
+    problems: list[tuple[Diagnostic, ...]]      # one per entry: found while folding it
     checkpoints: list[Checkpoint]
+    final: Checkpoint                           # the states after the last article (not copies)
+    # path -> (body, body_line, its [[references]]): the body is the same string while it is unedited
+    references: dict[str, tuple[str, int, list]] = field(default_factory=dict)
 
     def patch_body(self, doc: Document) -> None:
         """Take in an edit to an article's text alone (engine.patch_bodies checked it is one).
@@ -170,6 +181,58 @@ class Fold:
                 self.entries[index] = (when, slug, doc)
                 self.articles[index] = replace(self.articles[index], body=doc.body, body_line=doc.body_line)
                 return
+
+
+def changed_entries(old: list, new: list) -> list[int] | None:
+    """Where only documents changed (the same articles, in the same order): the changed places; else None."""
+    if len(old) != len(new):
+        return None
+    changed = []
+    for index, (before, after) in enumerate(zip(old, new, strict=True)):
+        if before[2] is not after[2]:
+            if before[0] != after[0] or before[1] != after[1] or before[2].path != after[2].path:
+                return None
+            changed.append(index)
+    return changed
+
+
+def neighbours(slugs: list[str], index: int) -> tuple[str, str]:
+    return (slugs[index - 1] if index else "", slugs[index + 1] if index + 1 < len(slugs) else "")
+
+
+def carry(following: set[tuple[str, str]], source: Checkpoint | Resolver, target: Checkpoint | Resolver) -> None:
+    """Copy the followed entities' states, and whether each followed actor was seen or defined, across."""
+    for kind, ident in following:
+        states, into = getattr(source, kind + "s"), getattr(target, kind + "s")
+        if ident in states:
+            into[ident] = states[ident].copy()
+        else:
+            into.pop(ident, None)
+        if kind == "actor":
+            target.seen_actors.discard(ident)
+            if ident in source.seen_actors:
+                target.seen_actors.add(ident)
+            if ident in source.first_defined:
+                target.first_defined[ident] = source.first_defined[ident]
+            else:
+                target.first_defined.pop(ident, None)
+
+
+def entity_keys(data: dict) -> tuple[set[tuple[str, str]], set[str]]:
+    """The entities an article's front matter writes to (defines inline, reports), and the actors it lists."""
+    writes, listed = set(), set()
+    for item in data.get("actors") or ():
+        if isinstance(item, dict):
+            if item.get("id"):
+                writes.add(("actor", item["id"]))
+                listed.add(item["id"])
+        elif isinstance(item, str):
+            listed.add(item)
+    for kind, field_name in (("proposal", "proposals"), ("question", "questions")):
+        for item in data.get(field_name) or ():
+            if isinstance(item, dict) and item.get("id"):
+                writes.add((kind, item["id"]))
+    return writes, listed
 
 
 class Resolver:
@@ -249,49 +312,52 @@ class Resolver:
 
     # ---- the walk through the story
     def run(self, previous: Fold | None = None, keep: bool = False) -> Site:
-        """The whole story; with `previous` (the fold of an earlier run), resumed where it differs.
+        """The whole story; with `previous` (the fold of an earlier run), only what changed is folded again.
 
         With `keep`, the fold is recorded (`self.fold`) for the next run: a preview resolves
-        again after every save, and an edit to the newest briefing then re-folds a few articles.
+        again after every save. When the story holds the same articles in the same order and
+        only some of their documents changed, only the entities those edits touch are followed
+        again (`refold`); otherwise the walk resumes at the last checkpoint before the first
+        article that differs (`resume`).
         """
         self.define_actors()
+        # (date, slug, document) of each article; a document the last run had gives the same ones
+        known = {id(e[2]): e for e in previous.entries} if previous and previous.key[0] == self.config else {}
         entries = []
         for doc in self.article_docs:
-            date = doc.data.get("date") or dt.date(1970, 1, 1)
-            entries.append((to_when(date, self.zone), article_slug(doc), doc))
+            entry = known.get(id(doc))
+            if entry is None or entry[2] is not doc:
+                entry = (to_when(doc.data.get("date") or dt.date(1970, 1, 1), self.zone), article_slug(doc), doc)
+            entries.append(entry)
         entries.sort(key=lambda e: (e[0].at, e[1]))
         self.check_unique_slugs(entries)
         before, self.problems = self.problems, Problems()
 
         self.seen_actors: set[str] = set()
         self.first_defined: dict[str, Actor] = {}
-        articles: list[Article] = []
-        bounds: list[int] = []          # fold problems after each article
-        checkpoints: list[Checkpoint] = []
+        self.following: set[tuple[str, str]] | None = None    # None: every entity
+        self.known_references = previous.references if previous is not None else {}
+        self.references: dict[str, tuple[str, int, list]] = {}
         key = self.fold_key()
-        start = 0
-        if previous is not None and previous.key == key:
-            start, articles, bounds, checkpoints = self.resume(previous, entries)
-        interval = max(CHECKPOINT_MIN, len(entries) // CHECKPOINTS)
-        slugs = [slug for _when, slug, _doc in entries]
-        for index in range(start, len(entries)):
-            when, slug, doc = entries[index]
-            if keep and index % interval == 0 and not (checkpoints and checkpoints[-1].index == index):
-                checkpoints.append(self.checkpoint(index))
-            neighbours = (slugs[index - 1] if index else "", slugs[index + 1] if index + 1 < len(slugs) else "")
-            articles.append(self.resolve_article(doc, slug, when, self.seen_actors, neighbours))
-            bounds.append(len(self.problems))
+        if previous is None or previous.key != key:
+            fold = self.walk(entries, key, None, keep)
+        else:
+            changed = changed_entries(previous.entries, entries)
+            fold = self.walk(entries, key, previous, keep) if changed is None else \
+                self.refold(previous, entries, changed)
         if keep:
-            self.fold = Fold(key, entries, list(articles), list(self.problems), bounds, checkpoints)
-        folded, self.problems = self.problems, Problems(before)
-        self.problems.extend(folded)
-        articles = [self.backfill_actors(a) for a in articles]
+            self.fold = fold
+        self.problems = Problems(before)
+        for found in fold.problems:
+            self.problems.extend(found)
+        articles = [self.backfill_actors(a) for a in fold.articles]
 
         actors = {ident: state.freeze() for ident, state in self.actors.items() if state.name}
         proposals = {p.id: self.freeze_proposal(p) for p in self.proposals.values() if p.title}
         questions = {q.id: self.freeze_question(q) for q in self.questions.values() if q.text}
         self.check_id_kinds()
         self.check_references(articles, actors, proposals, questions)
+        fold.references = self.references
         pages = self.resolve_pages()
         return self.assemble(articles, actors, proposals, questions, pages)
 
@@ -300,8 +366,26 @@ class Resolver:
         # the actor files themselves (not their ids: a freed document's id may be reused)
         return (self.config, tuple(self.registry), frozenset(self.inline_defined), tuple(self.unreadable))
 
-    def resume(self, previous: Fold, entries: list) -> tuple[int, list[Article], list[int], list[Checkpoint]]:
-        """Take over the earlier fold up to its last checkpoint before the first article that differs.
+    def walk(self, entries: list, key: tuple, previous: Fold | None, keep: bool) -> Fold:
+        """Fold every article in story order; with `previous`, from its last checkpoint before the first difference."""
+        start, articles, steps, problems, checkpoints = 0, [], [], [], []
+        if previous is not None:
+            start, checkpoints = self.resume(previous, entries)
+            articles, steps, problems = previous.articles[:start], previous.steps[:start], previous.problems[:start]
+        interval = max(CHECKPOINT_MIN, len(entries) // CHECKPOINTS)
+        slugs = [slug for _when, slug, _doc in entries]
+        for index in range(start, len(entries)):
+            when, slug, doc = entries[index]
+            if keep and index % interval == 0 and not (checkpoints and checkpoints[-1].index == index):
+                checkpoints.append(self.checkpoint(index))
+            article, done, found = self.resolve_article(doc, slug, when, neighbours(slugs, index))
+            articles.append(article)
+            steps.append(done)
+            problems.append(found)
+        return Fold(key, entries, articles, steps, problems, checkpoints, self.final(len(entries)))
+
+    def resume(self, previous: Fold, entries: list) -> tuple[int, list[Checkpoint]]:
+        """Restore the earlier fold's last checkpoint before the first article that differs.
 
         An article is the same when its document is the same object (a preview re-parses only
         edited files) at the same place in story order; the one before the first difference
@@ -315,17 +399,71 @@ class Resolver:
         first_different = max(0, same - 1) if same < max(len(entries), len(previous.entries)) else same
         usable = [cp for cp in previous.checkpoints if cp.index <= first_different]
         if not usable:
-            return 0, [], [], []
-        checkpoint = usable[-1]
-        self.restore(checkpoint)
-        self.problems.extend(previous.problems[:checkpoint.problems])
-        return checkpoint.index, previous.articles[:checkpoint.index], previous.bounds[:checkpoint.index], usable
+            return 0, []
+        self.restore(usable[-1])
+        return usable[-1].index, usable
+
+    def refold(self, previous: Fold, entries: list, changed: list[int]) -> Fold:
+        """Fold again only the entities the changed articles write to, or list in one version only.
+
+        An entity's state depends on nothing but the articles naming it, so every other
+        entity's state is the one the last walk left, and an article naming none of the
+        followed entities is as it was (the same object, so planning and diffing skip it).
+        The followed ones are restored from the last checkpoint before the first change;
+        articles naming them are resolved again, taking their other entities' steps as they were.
+        """
+        following: set[tuple[str, str]] = set()
+        for index in changed:
+            old_writes, old_listed = entity_keys(previous.entries[index][2].data)
+            new_writes, new_listed = entity_keys(entries[index][2].data)
+            following |= old_writes | new_writes | {("actor", ident) for ident in old_listed ^ new_listed}
+        first = changed[0] if changed else len(entries)
+        usable = [cp for cp in previous.checkpoints if cp.index <= first]
+        if not usable:
+            return self.walk(entries, previous.key, None, True)
+        final = previous.final
+        self.actors, self.proposals, self.questions = dict(final.actors), dict(final.proposals), dict(final.questions)
+        self.first_defined = dict(final.first_defined)
+        self.restore_followed(usable[-1], following)
+        self.following = following
+        articles, steps, problems = list(previous.articles), list(previous.steps), list(previous.problems)
+        checkpoints = usable
+        later = [cp for cp in previous.checkpoints if cp.index > first]
+        slugs = [slug for _when, slug, _doc in entries]
+        changed_set = set(changed)
+        for index in range(usable[-1].index, len(entries)):
+            if later and later[0].index == index:
+                checkpoints.append(self.checkpoint_followed(later.pop(0)))
+            if index not in changed_set and not any(step[0] in following for step in steps[index]):
+                continue
+            reuse: dict[tuple[str, str], list[Step]] = {}
+            for step in steps[index]:
+                if step[0] not in following:
+                    reuse.setdefault(step[0], []).append(step)
+            when, slug, doc = entries[index]
+            article, done, found = self.resolve_article(doc, slug, when, neighbours(slugs, index), reuse)
+            if index >= first:  # before it, resolving only brought the followed states up to date
+                articles[index] = articles[index] if article == articles[index] else article
+                steps[index], problems[index] = done, found
+        self.following = None
+        return Fold(previous.key, entries, articles, steps, problems, checkpoints, self.final(len(entries)))
+
+    def final(self, index: int) -> Checkpoint:
+        """The states as the walk leaves them (not copies: the next refold takes over the untouched ones)."""
+        return Checkpoint(index, self.actors, self.proposals, self.questions, self.seen_actors, self.first_defined)
 
     def checkpoint(self, index: int) -> Checkpoint:
         return Checkpoint(index, {k: s.copy() for k, s in self.actors.items()},
                           {k: s.copy() for k, s in self.proposals.items()},
                           {k: s.copy() for k, s in self.questions.items()},
-                          set(self.seen_actors), dict(self.first_defined), len(self.problems))
+                          set(self.seen_actors), dict(self.first_defined))
+
+    def checkpoint_followed(self, old: Checkpoint) -> Checkpoint:
+        """An earlier walk's checkpoint with the followed entities' states as this walk has them there."""
+        new = Checkpoint(old.index, dict(old.actors), dict(old.proposals), dict(old.questions),
+                         set(old.seen_actors), dict(old.first_defined))
+        carry(self.following, self, new)
+        return new
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """The states as they were at the checkpoint (copied: the checkpoint serves later runs too)."""
@@ -334,6 +472,11 @@ class Resolver:
         self.questions = {k: s.copy() for k, s in checkpoint.questions.items()}
         self.seen_actors = set(checkpoint.seen_actors)
         self.first_defined = dict(checkpoint.first_defined)
+
+    def restore_followed(self, checkpoint: Checkpoint, following: set[tuple[str, str]]) -> None:
+        """`restore`, for the followed entities only (seen_actors then holds followed actors only)."""
+        self.seen_actors = set()
+        carry(following, checkpoint, self)
 
     def check_unique_slugs(self, entries: list) -> None:
         first: dict[str, Document] = {}
@@ -349,27 +492,38 @@ class Resolver:
             else:
                 first[slug] = doc
 
-    def resolve_article(self, doc: Document, slug: str, when: When, seen_actors: set[str],
-                        neighbours: tuple[str, str]) -> Article:
-        data, problems = doc.data, self.problems
-        changes: dict[str, list] = {k: [] for k in ("new_actors", "new_proposals", "status_changes",
-                                                   "stance_changes", "opened", "answered", "reopened")}
-        # actors: refine, then snapshot as of this article
+    def resolve_article(self, doc: Document, slug: str, when: When, neighbours: tuple[str, str],
+                        reuse: dict[tuple[str, str], list[Step]] | None = None,
+                        ) -> tuple[Article, tuple[Step, ...], tuple[Diagnostic, ...]]:
+        """One article folded into the story: the article, its steps, and the problems found in it.
+
+        Entities outside `self.following` take their steps from `reuse` (this article's last
+        resolution) instead of reading or changing their states.
+        """
+        data, problems, following = doc.data, self.problems, self.following
+        start = len(problems)
+        steps: list[Step] = []
+        # actors: refine the ones defined here, then take each listed one as of this article
         listed: list[str] = []
+        defined: dict[str, list[Diagnostic]] = {}       # problems with the definitions here, by actor
         for i, item in enumerate(data.get("actors") or ()):
             if isinstance(item, dict):
                 ident = item.get("id")
                 if not ident:
                     continue
-                state = self.actors.get(ident)
-                if state is None:
-                    if not item.get("name"):
-                        problems.at(doc, ("actors", i), f"actor '{ident}' has no name",
-                                    "give its name: here or in content/actors/" + ident + ".yaml")
-                    state = self.actors[ident] = ActorState(ident, "", {}, [], doc.path)
-                self.refine(state, item, doc, ("actors", i))
-                if state.name and ident not in self.first_defined:
-                    self.first_defined[ident] = state.freeze()
+                if following is None or ("actor", ident) in following:
+                    mark = len(problems)
+                    state = self.actors.get(ident)
+                    if state is None:
+                        if not item.get("name"):
+                            problems.at(doc, ("actors", i), f"actor '{ident}' has no name",
+                                        "give its name: here or in content/actors/" + ident + ".yaml")
+                        state = self.actors[ident] = ActorState(ident, "", {}, [], doc.path)
+                    self.refine(state, item, doc, ("actors", i))
+                    if state.name and ident not in self.first_defined:
+                        self.first_defined[ident] = state.freeze()
+                    defined.setdefault(ident, []).extend(problems[mark:])
+                    del problems[mark:]
             else:
                 ident = item
                 if not self.check_actor(doc, ("actors", i), ident):
@@ -377,37 +531,59 @@ class Resolver:
             if ident not in listed:
                 listed.append(ident)
         for ident in listed:
-            if ident not in seen_actors:
-                changes["new_actors"].append(ident)
-                seen_actors.add(ident)
+            key = ("actor", ident)
+            if following is None or key in following:
+                state = self.actors.get(ident)
+                new = ident not in self.seen_actors
+                if new:
+                    self.seen_actors.add(ident)
+                # an actor defined inline only by a later article is filled in by backfill_actors
+                steps.append((key, state.freeze() if state is not None and state.name else Actor(ident, ""),
+                              (("new_actors", ident),) if new else (), tuple(defined.get(ident, ()))))
+            else:
+                steps.append(reuse[key].pop(0))
 
         quotes = tuple(self.resolve_quote(doc, slug, when, i, q) for i, q in enumerate(data.get("quotes") or ())
                        if q.get("actor") and q.get("text"))
-        proposals = tuple(self.update_proposal(doc, slug, when, i, p, changes)
-                          for i, p in enumerate(data.get("proposals") or ()) if p.get("id"))
-        questions = tuple(self.update_question(doc, slug, when, i, q, changes)
-                          for i, q in enumerate(data.get("questions") or ()) if q.get("id"))
+        for kind, items, update in (("proposal", data.get("proposals"), self.update_proposal),
+                                    ("question", data.get("questions"), self.update_question)):
+            for i, item in enumerate(items or ()):
+                if not item.get("id"):
+                    continue
+                key = (kind, item["id"])
+                if following is None or key in following:
+                    mark, changes = len(problems), []
+                    output = update(doc, slug, when, i, item, changes)
+                    steps.append((key, output, tuple(changes), tuple(problems[mark:])))
+                    del problems[mark:]
+                else:
+                    steps.append(reuse[key].pop(0))
         events = tuple(self.resolve_event(doc, slug, i, e) for i, e in enumerate(data.get("events") or ())
                        if e.get("date") and e.get("title"))
+        found = (*problems[start:], *(p for step in steps for p in step[3]))
+        del problems[start:]
+
+        changes: dict[str, list] = {name: [] for name in CHANGE_FIELDS}
+        for step in steps:
+            for name, value in step[2]:
+                changes[name].append(value)
         source = data.get("source") or {}
-        # an actor defined inline only by a later article is filled in by backfill_actors
-        snapshot = tuple(self.actors[i].freeze() if i in self.actors and self.actors[i].name else Actor(i, "")
-                         for i in listed)
-        return Article(
+        article = Article(
             slug=slug, path=doc.path, title=data.get("title") or slug, date=when,
             updated=to_when(data["updated"], self.zone) if data.get("updated") else None,
             draft=bool(data.get("draft")), summary=data.get("summary") or "",
             why_it_matters=data.get("why_it_matters") or "",
             source=Source(source.get("name") or "", source.get("url") or ""),
             tags=tuple(dict.fromkeys(t for t in data.get("tags") or () if t)),
-            body=doc.body, body_line=doc.body_line, actors=snapshot,
-            proposals=tuple(p for p in proposals if p), questions=tuple(q for q in questions if q),
+            body=doc.body, body_line=doc.body_line,
+            actors=tuple(step[1] for step in steps if step[0][0] == "actor"),
+            proposals=tuple(step[1] for step in steps if step[0][0] == "proposal" and step[1] is not None),
+            questions=tuple(step[1] for step in steps if step[0][0] == "question" and step[1] is not None),
             quotes=quotes, events=events,
-            changes=Changes(tuple(changes["new_actors"]), tuple(changes["new_proposals"]),
-                            tuple(changes["status_changes"]), tuple(changes["stance_changes"]),
-                            tuple(changes["opened"]), tuple(changes["answered"]), tuple(changes["reopened"])),
+            changes=Changes(**{name: tuple(values) for name, values in changes.items()}),
             previous=neighbours[0], next=neighbours[1],
         )
+        return article, tuple(steps), found
 
     def backfill_actors(self, article: Article) -> Article:
         """An actor listed by id before the article that defines it inline shows as first defined."""
@@ -442,21 +618,22 @@ class Resolver:
                      doc.locate(("events", i))[0])
 
     def update_proposal(self, doc: Document, slug: str, when: When, i: int, data: dict,
-                        changes: dict) -> ProposalUpdate | None:
+                        changes: list) -> ProposalUpdate | None:
         path = ("proposals", i)
         state = self.proposals.get(data["id"])
         if state is None:
             state = self.proposals[data["id"]] = ProposalState(data["id"], first=(doc, path))
-            changes["new_proposals"].append(state.id)
+            changes.append(("new_proposals", state.id))
             if not data.get("title"):
                 self.problems.at(doc, path, f"proposal '{state.id}' needs a title where it first appears")
                 return None
+        state.frozen = None
         state.title = data.get("title") or state.title
         state.summary = data.get("summary") or state.summary
         new_status = data.get("status") or state.status or "proposed"
         if new_status != state.status:
             if state.status:
-                changes["status_changes"].append(ProposalStatusChange(state.id, state.status, new_status))
+                changes.append(("status_changes", ProposalStatusChange(state.id, state.status, new_status)))
             state.history.append(StatusChange(when, slug, state.status, new_status))
             state.status = new_status
         for j, who in enumerate(data.get("proposed_by") or ()):
@@ -478,8 +655,8 @@ class Resolver:
                                 pos.get("condition") or "", quote)
             before = state.stances.get(pos["actor"])
             if not before or before[-1].stance != position.stance:
-                changes["stance_changes"].append(StanceChange(state.id, pos["actor"],
-                                                              before[-1].stance if before else "", position.stance))
+                changes.append(("stance_changes", StanceChange(state.id, pos["actor"],
+                                                               before[-1].stance if before else "", position.stance)))
             state.stances.setdefault(pos["actor"], []).append(position)
             positions.append(position)
         update = ProposalUpdate(state.id, slug, when, state.title, state.status, state.summary,
@@ -488,7 +665,7 @@ class Resolver:
         return update
 
     def update_question(self, doc: Document, slug: str, when: When, i: int, data: dict,
-                        changes: dict) -> QuestionUpdate | None:
+                        changes: list) -> QuestionUpdate | None:
         path = ("questions", i)
         state = self.questions.get(data["id"])
         if state is None:
@@ -496,6 +673,7 @@ class Resolver:
             if not data.get("question"):
                 self.problems.at(doc, path, f"question '{state.id}' needs its 'question' where it first appears")
                 return None
+        state.frozen = None
         state.text = data.get("question") or state.text
         if data.get("answer"):
             state.answer = data["answer"]
@@ -505,12 +683,12 @@ class Resolver:
         if new_status != state.status:
             if new_status == "answered":
                 state.answered_in = slug
-                changes["answered"].append(state.id)
+                changes.append(("questions_answered", state.id))
             elif state.status == "answered":
                 state.answered_in = ""
-                changes["reopened"].append(state.id)
+                changes.append(("questions_reopened", state.id))
             else:
-                changes["opened"].append(state.id)
+                changes.append(("questions_opened", state.id))
             state.history.append(StatusChange(when, slug, state.status, new_status))
             state.status = new_status
         for j, who in enumerate(data.get("raised_by") or ()):
@@ -524,14 +702,20 @@ class Resolver:
         return update
 
     def freeze_proposal(self, s: ProposalState) -> Proposal:
-        stances = tuple(StanceHistory(actor, tuple(positions)) for actor, positions in s.stances.items())
-        return Proposal(s.id, s.title, s.status, s.summary, tuple(s.proposed_by), tuple(s.updates),
-                        tuple(s.history), stances)
+        # kept on the state: a preview's next resolve gives the same object for an untouched proposal
+        if s.frozen is None:
+            stances = tuple(StanceHistory(actor, tuple(positions)) for actor, positions in s.stances.items())
+            s.frozen = Proposal(s.id, s.title, s.status, s.summary, tuple(s.proposed_by), tuple(s.updates),
+                                tuple(s.history), stances)
+        return s.frozen
 
     def freeze_question(self, s: QuestionState) -> Question:
-        answered = s.status == "answered"
-        return Question(s.id, s.text, s.status, s.answer if answered else "", s.confidence if answered else "",
-                        tuple(s.raised_by), s.raised_in, s.answered_in, tuple(s.updates), tuple(s.history))
+        if s.frozen is None:
+            answered = s.status == "answered"
+            s.frozen = Question(s.id, s.text, s.status, s.answer if answered else "",
+                                s.confidence if answered else "", tuple(s.raised_by), s.raised_in, s.answered_in,
+                                tuple(s.updates), tuple(s.history))
+        return s.frozen
 
     # ---- checks that need everything
     def check_id_kinds(self) -> None:
@@ -545,17 +729,23 @@ class Resolver:
                              "ids are unique across actors, proposals and questions")
 
     def check_references(self, articles, actors, proposals, questions) -> None:
-        docs = {d.path: d for d in self.article_docs}
         known = list(actors) + list(proposals) + list(questions)
         for article in articles:
-            if "[[" not in article.body:
-                continue
-            for ident, line, column in references(article.body, article.body_line):
+            for ident, line, column in self.references_of(article):
                 if ident not in actors and ident not in proposals and ident not in questions:
-                    self.problems.append(Diagnostic(docs[article.path].path, line, column,
-                                                    f"unknown reference [[{ident}]]",
+                    self.problems.append(Diagnostic(article.path, line, column, f"unknown reference [[{ident}]]",
                                                     did_you_mean(ident, known) or
                                                     "[[id]] names an actor, proposal or question"))
+
+    def references_of(self, article: Article) -> list[tuple[str, int, int]]:
+        """The article's [[references]], looked up in the last run's when its body is the same string."""
+        known = self.known_references.get(article.path)
+        if known is not None and known[0] is article.body and known[1] == article.body_line:
+            found = known[2]
+        else:
+            found = references(article.body, article.body_line) if "[[" in article.body else []
+        self.references[article.path] = (article.body, article.body_line, found)
+        return found
 
     def resolve_pages(self) -> tuple[Page, ...]:
         pages, first = [], {}

@@ -30,7 +30,8 @@ from generator.write import MANIFEST
 
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
 
-EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename", "css", "partial")
+EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename", "css", "partial",
+         "question", "list", "unlist", "define", "unask", "summary")
 THEME = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -56,6 +57,30 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
     elif kind == "stance":
         path.write_text(re.sub(r"stance: (" + "|".join(STANCES) + ")",
                                f"stance: {STANCES[counter % len(STANCES)]}", path.read_text(), count=1))
+    elif kind == "question":   # open <-> answered
+        path.write_text(re.sub(r"status: (open|answered)\b", lambda m: "status: " + (
+            "answered" if m.group(1) == "open" else "open"), path.read_text(), count=1))
+    elif kind in ("list", "unlist"):   # an actor more, or one fewer, in the article's actors list
+        lines = path.read_text().split("\n")
+        if "actors:" in lines:
+            at = lines.index("actors:") + 1
+            if kind == "list":
+                lines.insert(at, f"  - {('arland', 'bestova', 'mira-kovac', 'tomas-eld')[counter % 4]}")
+            elif re.fullmatch(r"  - [a-z0-9-]+", lines[at]):
+                del lines[at]
+            path.write_text("\n".join(lines))
+    elif kind == "unask":   # the article's questions taken out
+        path.write_text(re.sub(r"^questions:\n(?:[ -].*\n|\n)*", "", path.read_text(), count=1, flags=re.MULTILINE))
+    elif kind == "summary":   # the bottom line, which lists of briefings show too
+        text = path.read_text()
+        if "\nsummary: >-\n  " in text:
+            text = text.replace("\nsummary: >-\n  ", f"\nsummary: >-\n  Edited {counter}. ", 1)
+        else:
+            text = re.sub(r"^summary: .*$", f"summary: Edited {counter}", text, count=1, flags=re.MULTILINE)
+        path.write_text(text)
+    elif kind == "define":   # an inline definition refined
+        path.write_text(re.sub(r"^    role: .*$", f"    role: Role {counter}", path.read_text(), count=1,
+                               flags=re.MULTILINE))
     elif kind == "add":
         new = site / "content" / "articles" / f"2024-04-{(counter % 27) + 1:02d}-added-{counter}.md"
         source = files[pick % len(files)].read_text() if files else "---\ntitle: t\ndate: 2024-04-01\n---\nText.\n"
@@ -319,3 +344,77 @@ def test_a_later_briefing_follows_an_earlier_stance_or_the_proposal_title(make_s
     assert result.ok and cold.ok
     assert result.files["briefings/day-3/index.html"] == cold.files["briefings/day-3/index.html"]
     assert "briefings/day-3/index.html" in result.changed
+
+
+def test_a_site_template_showing_more_of_an_article_is_followed(tmp_path) -> None:
+    """Lists depend on an article's row (title, date, summary...) with the theme's templates; a site
+    template that shows more makes them depend on the whole article again."""
+    site = tmp_path / "site"
+    shutil.copytree(HISTORY, site)
+    partial = site / "templates" / "partials" / "article_list.html"
+    partial.parent.mkdir(parents=True)
+    partial.write_text((THEME / "partials" / "article_list.html").read_text().replace(
+        "<p>{{ a.summary }}</p>", "<p>{{ a.summary }}</p><p class=why>{{ a.why_it_matters }}</p>"))
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+    assert engine.build().ok
+    path = articles(site)[1]
+    path.write_text(path.read_text().replace("\nsummary:", "\nwhy_it_matters: A reason only lists show.\nsummary:", 1))
+    result = engine.update([path])
+    cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
+    assert result.ok and cold.ok
+    assert dict(result.files) == dict(cold.files)
+    assert any(p.startswith("tags/") and b"A reason only lists show." in result.files[p] for p in result.changed)
+
+
+def test_only_a_site_template_that_differs_from_the_theme_counts_as_its_own(tmp_path) -> None:
+    from generator.render import uses_theme_templates
+    assert uses_theme_templates(tmp_path)
+    (tmp_path / "templates" / "partials").mkdir(parents=True)
+    copy = tmp_path / "templates" / "partials" / "quote.html"
+    copy.write_text((THEME / "partials" / "quote.html").read_text())
+    assert uses_theme_templates(tmp_path)      # a copy of the theme's, as in this repository
+    copy.write_text(copy.read_text() + "<!-- mine -->\n")
+    assert not uses_theme_templates(tmp_path)
+    copy.write_text((THEME / "partials" / "quote.html").read_text())
+    (tmp_path / "templates" / "extra.html").write_text("{{ site.config.title }}")
+    assert not uses_theme_templates(tmp_path)
+
+
+def _resolved_both_ways(site: Path, documents: dict, fold):
+    docs = sorted(documents.values(), key=lambda d: d.path)
+    config, _ = configure(docs, site)
+    content = [d for d in docs if d.kind != "site"]
+    again, problems, fold = resolve_again(config, content, fold)
+    fresh, expected = resolve(config, content)
+    return again, fresh, sorted(problems, key=Diagnostic.sort_key), sorted(expected, key=Diagnostic.sort_key), fold
+
+
+@pytest.mark.parametrize("every", [1, 64])
+def test_refining_an_inline_definition_reaches_an_earlier_listing(make_site, monkeypatch, every) -> None:
+    """An actor listed by id before the article defining it inline shows as first defined there;
+    editing that definition changes the earlier briefing too (resolve.refold follows the actor)."""
+    monkeypatch.setattr(resolve_module, "CHECKPOINT_MIN", every)
+    defining = "content/articles/2025-01-03-third.md"
+    text = "---\ntitle: Third\ndate: 2025-01-03\nactors:\n  - id: ines\n    name: Ines Example\n    role: {role}\n---\nText.\n"
+    site = make_site({
+        "content/articles/2025-01-01-first.md": "---\ntitle: First\ndate: 2025-01-01\nactors: [ines]\n---\nText.\n",
+        "content/articles/2025-01-02-second.md": "---\ntitle: Second\ndate: 2025-01-02\n---\nText.\n",
+        defining: text.format(role="Mediator"),
+        "content/articles/2025-01-04-fourth.md": "---\ntitle: Fourth\ndate: 2025-01-04\n---\nText.\n",
+    })
+    documents = {s.path: parse_document(s.kind, s.path, s.raw) for s in read_sources(site)}
+    *_, fold = _resolved_both_ways(site, documents, None)
+    (site / defining).write_text(text.format(role="Chief mediator"))
+    source = read_source(site, defining)
+    documents[defining] = parse_document(source.kind, source.path, source.raw)
+    again, fresh, problems, expected, fold = _resolved_both_ways(site, documents, fold)
+    assert again == fresh and problems == expected
+    assert again.articles[0].actors[0].role == "Chief mediator"
+    # then a later article lists the actor: the walk resumes from a checkpoint the first edit updated
+    fourth = "content/articles/2025-01-04-fourth.md"
+    (site / fourth).write_text("---\ntitle: Fourth\ndate: 2025-01-04\nactors: [ines]\n---\nText.\n")
+    source = read_source(site, fourth)
+    documents[fourth] = parse_document(source.kind, source.path, source.raw)
+    again, fresh, problems, expected, _ = _resolved_both_ways(site, documents, fold)
+    assert again == fresh and problems == expected
+    assert again.articles[0].actors[0].role == "Chief mediator"

@@ -67,7 +67,8 @@ def test_every_page_depends_on_the_settings_and_assets():
 
 def test_briefing_depends_on_all_it_shows():
     deps = by_url(story_site())["briefings/rutte-in-kyiv/"].deps
-    assert {"article:rutte-in-kyiv", "article:summit", "article:answer",        # itself, prev, next
+    # itself, and the neighbours as the prev/next links show them
+    assert {"article:rutte-in-kyiv", "article-row:summit", "article-row:answer",
             "actor:mark-rutte", "actor:sergei-lavrov", "actor:nato", "actor:volodymyr-zelensky",
             # a proposal's title now, and what its stance table is made from
             "proposal-title:security-guarantees", "proposal-stances:security-guarantees"} <= deps
@@ -88,7 +89,7 @@ def test_actor_page_depends_on_its_proposals_questions_and_briefings():
     # reported) and this actor's stances, not the whole history
     assert {"actor:volodymyr-zelensky", "proposal-row:security-guarantees",
             "stance:security-guarantees:volodymyr-zelensky", "question:troop-contributors",
-            "article:summit", "article:rutte-in-kyiv"} <= plans["actors/volodymyr-zelensky/"].deps
+            "article-row:summit", "article-row:rutte-in-kyiv"} <= plans["actors/volodymyr-zelensky/"].deps
     assert "proposal:security-guarantees" not in plans["actors/volodymyr-zelensky/"].deps
     # affiliation and members are named on the pages
     assert "actor:nato" in plans["actors/mark-rutte/"].deps
@@ -98,16 +99,17 @@ def test_actor_page_depends_on_its_proposals_questions_and_briefings():
 def test_proposal_and_question_pages_depend_on_their_actors_and_briefings():
     plans = by_url(story_site())
     assert {"proposal:security-guarantees", "actor:mark-rutte", "actor:sergei-lavrov",
-            "actor:volodymyr-zelensky", "article:summit", "article:rutte-in-kyiv",
-            "article:answer"} <= plans["proposals/security-guarantees/"].deps
-    assert {"question:troop-contributors", "actor:volodymyr-zelensky", "article:summit",
-            "article:answer"} <= plans["questions/troop-contributors/"].deps
+            "actor:volodymyr-zelensky", "article-row:summit", "article-row:rutte-in-kyiv",
+            "article-row:answer"} <= plans["proposals/security-guarantees/"].deps
+    assert {"question:troop-contributors", "actor:volodymyr-zelensky", "article-row:summit",
+            "article-row:answer"} <= plans["questions/troop-contributors/"].deps
 
 
 def test_lists_depend_on_what_they_list():
     plans = by_url(story_site())
     home = plans[""].deps
-    assert {"articles", "events", "article:answer", "article:rutte-in-kyiv", "article:summit",
+    # the newest briefing's bottom line, then the others as rows
+    assert {"articles", "events", "article:answer", "article-row:rutte-in-kyiv", "article-row:summit",
             "proposal:security-guarantees", "question:troop-contributors"} <= home
     assert {f"actor:{a}" for a in ("nato", "mark-rutte", "sergei-lavrov", "volodymyr-zelensky")} \
         <= plans["actors/"].deps
@@ -115,14 +117,27 @@ def test_lists_depend_on_what_they_list():
     assert "question:troop-contributors" in plans["questions/"].deps
     assert {"events", "actor:mark-rutte"} <= plans["timeline/"].deps
     assert "tags" in plans["tags/"].deps
-    assert {"tag:nato", "article:rutte-in-kyiv", "article:answer"} <= plans["tags/nato/"].deps
+    assert {"tag:nato", "article-row:rutte-in-kyiv", "article-row:answer"} <= plans["tags/nato/"].deps
     assert "page:about" in plans["about/"].deps
 
 
 def test_later_home_pages_depend_only_on_their_articles():
     plans = by_url(many_articles_site(25), per_page=10)
     deps = plans["page/2/"].deps
-    assert "article:note-014" in deps and "article:note-024" not in deps
+    assert "article-row:note-014" in deps and "article-row:note-024" not in deps
+    assert not any(key.startswith("article:") for key in deps)
+
+
+def test_a_site_with_its_own_templates_gets_whole_entity_keys():
+    """Templates other than the theme's may show any part of an article or a proposal."""
+    fine = by_url(story_site())
+    coarse = {p.url: p for p in plan_site(story_site(), per_page=10, fine=False)}
+    assert fine.keys() == coarse.keys()
+    for url, plan in coarse.items():
+        assert not any(k.split(":")[0] in ("article-row", "proposal-row", "stance", "proposal-title",
+                                           "proposal-stances") for k in plan.deps), url
+    assert {"article:summit", "proposal:security-guarantees"} <= coarse["actors/volodymyr-zelensky/"].deps
+    assert "proposal:security-guarantees" in coarse["briefings/rutte-in-kyiv/"].deps
 
 
 def test_plan_is_deterministic():
