@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
@@ -90,36 +91,44 @@ def atom_feed(site: Site, urls: Urls, path: str, title: str, page: str, articles
 
 # --------------------------------------------------------------------------- sitemap
 
-def lastmod(site: Site, plan: PagePlan) -> When | None:
-    """The content's own last change for a page: its article's, or the newest it shows."""
+def lastmods(site: Site, plans: Iterable[PagePlan]) -> list[tuple[str, When | None]]:
+    """(URL, the content's own last change) for every page in the sitemap: a briefing's own, or
+    the newest of the briefings a page shows."""
+    changed = {a.slug: last_change(a) for a in site.articles}
+    at = attrgetter("at")
+
     def newest(slugs: Iterable[str]) -> When | None:
-        dates = [last_change(site.by_slug[s]) for s in slugs if s in site.by_slug]
-        return max(dates, key=lambda w: w.at, default=None)
+        return max(map(changed.__getitem__, slugs), key=at, default=None)
 
-    kind, key = plan.kind, plan.key
-    if kind == "briefing":
-        return last_change(site.by_slug[key])
-    if kind == "actor":
-        return newest(site.actor_articles.get(key, ()))
-    if kind == "proposal":
-        return newest(site.proposals[key].articles)
-    if kind == "question":
-        return newest(site.questions[key].articles)
-    if kind in ("tag",):
-        return newest(site.tags.get(key, ()))
-    if kind == "page":
-        return None
-    return newest(a.slug for a in site.articles[-1:])
+    latest = changed[site.articles[-1].slug] if site.articles else None
+    found = []
+    for plan in plans:
+        kind, key = plan.kind, plan.key
+        if kind == "404":
+            continue
+        if kind == "briefing":
+            when = changed[key]
+        elif kind == "actor":
+            when = newest(site.actor_articles.get(key, ()))
+        elif kind == "proposal":
+            when = newest(site.proposals[key].articles)
+        elif kind == "question":
+            when = newest(site.questions[key].articles)
+        elif kind == "tag":
+            when = newest(plan.items)
+        elif kind == "page":
+            when = None
+        else:
+            when = latest
+        found.append((plan.url, when))
+    return found
 
 
-def sitemap(site: Site, urls: Urls, plans: Iterable[PagePlan]) -> bytes:
+def sitemap(site: Site, urls: Urls, pages: Iterable[tuple[str, When | None]]) -> bytes:
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for plan in plans:
-        if plan.kind == "404":
-            continue
-        lines.append(f"  <url><loc>{escape(absolute(site, urls, plan.url))}</loc>")
-        when = lastmod(site, plan)
+    for url, when in pages:
+        lines.append(f"  <url><loc>{escape(absolute(site, urls, url))}</loc>")
         if when:
             lines.append(f"    <lastmod>{stamp(when) if when.has_time else when.date.isoformat()}</lastmod>")
         lines.append("  </url>")
@@ -146,7 +155,8 @@ def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
     """Feeds, sitemap.xml and robots.txt for a site, by output path.
 
     With a `cache` (kept by the engine between runs), a feed whose entries did not change is
-    not written out again: an edit touches a handful of the site's hundreds of feeds.
+    not written out again: an edit touches a handful of the site's hundreds of feeds; nor is
+    the sitemap when no page's last change did.
     """
     files = {}
     for path, (title, page, articles) in feed_paths(site).items():
@@ -159,6 +169,11 @@ def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
         if cache is not None:
             cache[path] = (key, files[path])
     if has_host(site):
-        files["sitemap.xml"] = sitemap(site, urls, plans)
+        pages = lastmods(site, plans)
+        key = (site.config.base_url, urls.base_path, pages)
+        hit = cache.get("sitemap.xml") if cache is not None else None
+        files["sitemap.xml"] = hit[1] if hit is not None and hit[0] == key else sitemap(site, urls, pages)
+        if cache is not None:
+            cache["sitemap.xml"] = (key, files["sitemap.xml"])
     files["robots.txt"] = robots(site, urls)
     return files

@@ -28,7 +28,6 @@ Dependency keys, and what a change to each means:
     'question:<id>'     one question (text, status, answer, history)
     'events'            the site-wide list of events
     'tags'              the tags and how many articles each has
-    'tag:<tag>'         the articles of one tag
     'assets'            the fingerprinted asset names (every page links the stylesheet); the
                         engine sets it when the assets' mapping changes
 
@@ -140,8 +139,7 @@ def _plan(site: Site, per_page: int) -> tuple[PagePlan, ...]:
     plans.append(_page("timeline", "", {"events"} | _entity_keys("actor", timeline_actors)))
     plans.append(_page("tags", "", {"tags"}))
     for tag in sorted(site.tags):
-        slugs = tuple(site.tags[tag])
-        plans.append(_page("tag", tag, {f"tag:{tag}"} | _entity_keys("article-row", slugs), items=slugs))
+        plans.extend(_tag_pages(tag, site.tags[tag], per_page))
     for page in site.pages:
         plans.append(_page("page", page.slug, {f"page:{page.slug}"} | _references(page.body)))
     plans.append(PagePlan(url="404.html", output="404.html", template="404.html", kind="404",
@@ -157,6 +155,20 @@ def _page(kind: str, key: str, deps: Iterable[str], *, items: tuple[str, ...] = 
     url = page_path(kind, key)
     return PagePlan(url=url, output=output_file(url), template=f"{kind}.html", kind=kind, key=key,
                     deps=COMMON_DEPS | frozenset(deps), items=items)
+
+
+def _tag_pages(tag: str, slugs: tuple[str, ...], per_page: int) -> list[PagePlan]:
+    """A tag's briefings, newest first, `per_page` to a page (its items and their rows are all it shows)."""
+    newest_first = slugs[::-1]
+    count = max(1, -(-len(newest_first) // per_page))
+    pages = []
+    for number in range(1, count + 1):
+        items = newest_first[(number - 1) * per_page:number * per_page]
+        url = page_path("tag", tag, number)
+        pages.append(PagePlan(url=url, output=output_file(url), template="tag.html", kind="tag", key=tag,
+                              deps=COMMON_DEPS | frozenset(_entity_keys("article-row", items)), items=items,
+                              number=number, count=count))
+    return pages
 
 
 def _home_pages(site: Site, per_page: int) -> list[PagePlan]:
@@ -344,7 +356,6 @@ def changed_deps(old: Site | None, new: Site) -> frozenset[str]:
         changed.add("events")
     if _tag_counts(old) != _tag_counts(new):
         changed.add("tags")
-    changed |= _diff("tag", old.tags, new.tags)
     return frozenset(changed)
 
 
@@ -359,7 +370,6 @@ def _all_keys(site: Site) -> set[str]:
     keys |= _entity_keys("stance", _stances(site, site.proposals))
     keys |= _entity_keys("proposal-title", site.proposals) | _entity_keys("proposal-stances", site.proposals)
     keys |= _entity_keys("question", site.questions)
-    keys |= _entity_keys("tag", site.tags)
     return keys
 
 

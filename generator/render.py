@@ -519,7 +519,7 @@ def page_context(site: Site, page: PagePlan, urls: Urls, assets: Assets) -> dict
     elif kind == "question":
         context["question"] = site.questions[key]
     elif kind == "tag":
-        context.update(tag=key, articles=[view.article(s) for s in reversed(page.items)])
+        context.update(tag=key, articles=[view.article(s) for s in page.items])
     elif kind == "page":
         plain = next(p for p in site.pages if p.slug == key)
         _, page_html = _markdown()

@@ -11,8 +11,13 @@ SECTIONS = ("briefings", "actors", "proposals", "questions", "timeline", "tags",
             "feed.xml", "sitemap.xml", "robots.txt", "404.html", "__briefing__")
 
 
-def page_path(kind: str, ident: str = "") -> str:
-    """The site-relative URL of a page, e.g. page_path('actor', 'mark-rutte') == 'actors/mark-rutte/'."""
+def page_path(kind: str, ident: str = "", number: int = 1) -> str:
+    """The site-relative URL of a page, e.g. page_path('actor', 'mark-rutte') == 'actors/mark-rutte/'.
+
+    `number` is the page of a paginated tag: page_path('tag', 'nato', 2) == 'tags/nato/page/2/'.
+    """
+    if kind == "tag" and number > 1:
+        return f"tags/{ident}/page/{number}/"
     if kind == "home":
         return "" if not ident or ident == "1" else f"page/{ident}/"
     if kind == "briefing":
@@ -42,5 +47,5 @@ class Urls:
     def url(self, site_relative: str) -> str:
         return self.base_path + site_relative.lstrip("/")
 
-    def page(self, kind: str, ident: str = "") -> str:
-        return self.url(page_path(kind, ident))
+    def page(self, kind: str, ident: str = "", number: int = 1) -> str:
+        return self.url(page_path(kind, ident, number))

@@ -395,7 +395,8 @@ def test_refining_an_inline_definition_reaches_an_earlier_listing(make_site, mon
     editing that definition changes the earlier briefing too (resolve.refold follows the actor)."""
     monkeypatch.setattr(resolve_module, "CHECKPOINT_MIN", every)
     defining = "content/articles/2025-01-03-third.md"
-    text = "---\ntitle: Third\ndate: 2025-01-03\nactors:\n  - id: ines\n    name: Ines Example\n    role: {role}\n---\nText.\n"
+    text = ("---\ntitle: Third\ndate: 2025-01-03\nactors:\n  - id: ines\n    name: Ines Example\n"
+            "    role: {role}\n---\nText.\n")
     site = make_site({
         "content/articles/2025-01-01-first.md": "---\ntitle: First\ndate: 2025-01-01\nactors: [ines]\n---\nText.\n",
         "content/articles/2025-01-02-second.md": "---\ntitle: Second\ndate: 2025-01-02\n---\nText.\n",

@@ -117,8 +117,17 @@ def test_lists_depend_on_what_they_list():
     assert "question:troop-contributors" in plans["questions/"].deps
     assert {"events", "actor:mark-rutte"} <= plans["timeline/"].deps
     assert "tags" in plans["tags/"].deps
-    assert {"tag:nato", "article-row:rutte-in-kyiv", "article-row:answer"} <= plans["tags/nato/"].deps
+    assert {"article-row:rutte-in-kyiv", "article-row:answer"} <= plans["tags/nato/"].deps
     assert "page:about" in plans["about/"].deps
+
+
+def test_tag_pages_are_paginated_newest_first():
+    plans = [p for p in plan_site(story_site(), per_page=1) if p.kind == "tag" and p.key == "nato"]
+    assert [(p.url, p.output, p.number, p.count) for p in plans] == [
+        ("tags/nato/", "tags/nato/index.html", 1, 2), ("tags/nato/page/2/", "tags/nato/page/2/index.html", 2, 2)]
+    assert [p.items for p in plans] == [("answer",), ("rutte-in-kyiv",)]
+    # each page depends on the rows it lists; which briefings those are is in the plan itself
+    assert "article-row:answer" in plans[0].deps and "article-row:answer" not in plans[1].deps
 
 
 def test_later_home_pages_depend_only_on_their_articles():

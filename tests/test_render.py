@@ -273,6 +273,17 @@ def test_home_pager(env, assets):
     assert "On the table" not in second
 
 
+def test_tag_pager(env, assets):
+    site = story_site(per_page=1)
+    first = render(site, "tags/nato/", env, assets)
+    assert 'rel="next" href="/tags/nato/page/2/"' in first and 'rel="prev"' not in first
+    second = render(site, "tags/nato/page/2/", env, assets)
+    assert 'rel="prev" href="/tags/nato/"' in second and 'rel="next"' not in second
+    assert "#nato, page 2</h1>" in second and "<title>#nato, page 2 · " in second
+    assert "Allies weigh security guarantees" in second and "Britain and France" not in second
+    assert "Page 2 of 2" in second
+
+
 def test_indexes(env, assets):
     site = story_site()
     actors = render(site, "actors/", env, assets)
