@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Measure `briefing serve`'s save-to-screen latency with a real browser.
 
-    .venv/bin/python bench/preview_latency.py --sizes example,1000 --edits 10
+    .venv/bin/python bench/preview_latency.py --sizes example,1000 --edits 10 [--edit text|title]
 
 For each site (`example`: the example site at the repository root; a number N: a corpus of N
 articles from ../shared/bench/make_corpus.py, cached in bench/out/corpus-N): copy it to a
 scratch folder, start the real `briefing serve` on it, open the newest article's page in
 headless Chromium (/usr/bin/chromium, or $BRIEFING_CHROMIUM), then --edits times: note the wall
 clock t0 just before writing the article with a unique marker sentence appended to its body,
-and wait until the page shows the marker. The page records the moment itself: a script added to
+and wait until the page shows the marker. With --edit title the marker goes into the article's title
+instead (a front-matter edit: the story is resolved again, and the pages that show it are rendered).
+The page records the moment itself: a script added to
 every document it loads checks the page's text on every animation frame (i.e. just before each
 paint) and keeps the first wall-clock time (performance.timeOrigin + performance.now()) at which
 each marker is there. Latency = that time - t0, so it covers the watcher's debounce, the
@@ -215,7 +217,16 @@ def event_time(page, after: float) -> float | None:
     return min((t for t in times if t >= after), default=None)
 
 
-def measure(browser, size: str, edits: int, pause: float, start_timeout: float, edit_timeout: float) -> dict:
+def edited(original: str, mark: int, kind: str) -> str:
+    """The article with marker `mark` in its text (appended) or at the start of its title."""
+    if kind == "text":
+        return original.rstrip("\n") + f"\n\nThe preview benchmark wrote zqxmark{mark}zqx here.\n"
+    quote = 'title: "' if 'title: "' in original else "title: "
+    return original.replace(quote, f"{quote}zqxmark{mark}zqx ", 1)
+
+
+def measure(browser, size: str, edits: int, pause: float, start_timeout: float, edit_timeout: float,
+            kind: str = "text") -> dict:
     with tempfile.TemporaryDirectory(prefix="preview-", dir=WORK) as scratch:
         site = scratch_copy(size, Path(scratch))
         article, slug = newest_article(site)
@@ -234,7 +245,7 @@ def measure(browser, size: str, edits: int, pause: float, start_timeout: float, 
             page.wait_for_load_state("load")
             latencies, events, rebuilds = [], [], []
             for mark in range(edits + 1):        # mark 0 is the warm-up
-                body = original.rstrip("\n") + f"\n\nThe preview benchmark wrote zqxmark{mark}zqx here.\n"
+                body = edited(original, mark, kind)
                 server.rebuild_times()
                 t0 = time.time() * 1000
                 article.write_text(body)
@@ -249,14 +260,16 @@ def measure(browser, size: str, edits: int, pause: float, start_timeout: float, 
         finally:
             context.close()
             server.stop()
-    return {"site": size, "articles": articles, "latencies": latencies, "events": events, "rebuilds": rebuilds,
-            "startup": startup}
+    return {"site": size, "edit": kind, "articles": articles, "latencies": latencies, "events": events,
+            "rebuilds": rebuilds, "startup": startup}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="example,1000,5000", help="comma-separated: example and/or article counts")
     parser.add_argument("--edits", type=int, default=10, help="timed edits per site (default 10; one warm-up more)")
+    parser.add_argument("--edit", choices=("text", "title"), default="text",
+                        help="what each edit changes: the newest article's text (default) or its title")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between edits (default 0.5)")
     parser.add_argument("--start-timeout", type=float, default=900, help="seconds to wait for serve's first build")
     parser.add_argument("--edit-timeout", type=float, default=60, help="seconds to wait for one edit to show")
@@ -280,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for size in sizes:
                 try:
-                    result = measure(browser, size, args.edits, args.pause, args.start_timeout, args.edit_timeout)
+                    result = measure(browser, size, args.edits, args.pause, args.start_timeout, args.edit_timeout,
+                                     args.edit)
                 except BenchError as exc:
                     print(f"preview_latency: {size}: {exc}", file=sys.stderr)
                     return 1
@@ -292,13 +306,13 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
 
     print(f"\nSave-to-screen latency of `briefing serve` ({when:%Y-%m-%d %H:%M %Z}; {machine})\n")
-    print("| site | articles | median | min–max | n | page notified (median) | server rebuild (median) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| site | articles | edit | median | min–max | n | page notified (median) | server rebuild (median) |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for r in results:
         lat = r["latencies"]
         rebuild = f"{statistics.median(r['rebuilds']):.0f} ms" if r["rebuilds"] else "–"
         notified = f"{statistics.median(r['events']):.0f} ms" if r["events"] else "–"
-        print(f"| {r['site']} | {r['articles']:,} | {statistics.median(lat):.0f} ms | "
+        print(f"| {r['site']} | {r['articles']:,} | {r['edit']} | {statistics.median(lat):.0f} ms | "
               f"{min(lat):.0f}–{max(lat):.0f} ms | {len(lat)} | {notified} | {rebuild} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"when": when.isoformat(), "machine": machine, "results": results},

@@ -355,7 +355,8 @@ class Engine:
         kept: set[str] = set()
         for output, plan in plans.items():
             old = self.pages.get(output)
-            reusable = dirty is not None and self.plans.get(output) == plan and not (plan.deps & dirty) \
+            before = self.plans.get(output)
+            reusable = dirty is not None and (before is plan or before == plan) and not (plan.deps & dirty) \
                 and plan.template not in stale_templates
             if reusable and old is not None:
                 pages[output] = old

@@ -7,7 +7,7 @@ sitemaps want; a site whose base URL is only a path gets path URLs in feeds and 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -44,8 +44,16 @@ def feed_paths(site: Site) -> dict[str, tuple[str, str, tuple[Article, ...]]]:
     """Output path -> (title, page URL, articles newest first) for every feed the site has."""
     newest = tuple(reversed(site.articles))
     feeds = {"feed.xml": (site.config.title, "", newest)}
-    def newest_of(slugs: Iterable[str]) -> tuple[Article, ...]:
-        return tuple(site.by_slug[s] for s in reversed(dict.fromkeys(slugs)))
+    def newest_of(slugs: Sequence[str]) -> tuple[Article, ...]:
+        # only the entries a feed holds: an actor of a long story is in thousands of briefings
+        newest, seen = [], set()
+        for slug in reversed(slugs):
+            if slug not in seen:
+                seen.add(slug)
+                newest.append(site.by_slug[slug])
+                if len(newest) == FEED_ENTRIES:
+                    break
+        return tuple(newest)
 
     for ident, actor in site.actors.items():
         feeds[f"actors/{ident}/feed.xml"] = (f"{actor.name} — {site.config.title}", f"actors/{ident}/",
@@ -144,10 +152,10 @@ def robots(site: Site, urls: Urls) -> bytes:
 
 
 def _feed_key(site: Site, urls: Urls, title: str, page: str, articles: tuple[Article, ...]) -> tuple:
-    """Everything a feed shows, as one hashable value."""
-    entries = tuple((a.slug, a.title, a.summary, a.tags, a.date, a.updated) for a in articles[:FEED_ENTRIES])
+    """Everything a feed shows, as one comparable value (the articles themselves: an unchanged one
+    is the same object from one preview run to the next, so comparing it costs nothing)."""
     return (site.config.base_url, site.config.title, site.config.language, site.config.description,
-            urls.base_path, title, page, entries)
+            urls.base_path, title, page, articles[:FEED_ENTRIES])
 
 
 def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],

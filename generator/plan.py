@@ -171,8 +171,19 @@ def _tag_pages(tag: str, slugs: tuple[str, ...], per_page: int) -> list[PagePlan
     return pages
 
 
+_home_memo: tuple[tuple, list[PagePlan]] = ((), [])   # what _home_pages made its plans from, and them
+
+
 def _home_pages(site: Site, per_page: int) -> list[PagePlan]:
+    global _home_memo
     newest_first = tuple(a.slug for a in reversed(site.articles))
+    made_from = (newest_first, per_page, tuple(site.proposals), tuple(site.questions))
+    if _home_memo[0] != made_from:
+        _home_memo = (made_from, _make_home_pages(site, newest_first, per_page))
+    return _home_memo[1]
+
+
+def _make_home_pages(site: Site, newest_first: tuple[str, ...], per_page: int) -> list[PagePlan]:
     count = max(1, -(-len(newest_first) // per_page))
     pages = []
     for number in range(1, count + 1):

@@ -169,6 +169,7 @@ class Fold:
     final: Checkpoint                           # the states after the last article (not copies)
     # path -> (body, body_line, its [[references]]): the body is the same string while it is unedited
     references: dict[str, tuple[str, int, list]] = field(default_factory=dict)
+    site: Site | None = None                    # the model this walk ended in
 
     def patch_body(self, doc: Document) -> None:
         """Take in an edit to an article's text alone (engine.patch_bodies checked it is one).
@@ -339,6 +340,7 @@ class Resolver:
         self.known_references = previous.references if previous is not None else {}
         self.references: dict[str, tuple[str, int, list]] = {}
         key = self.fold_key()
+        changed = None
         if previous is None or previous.key != key:
             fold = self.walk(entries, key, None, keep)
         else:
@@ -359,7 +361,11 @@ class Resolver:
         self.check_references(articles, actors, proposals, questions)
         fold.references = self.references
         pages = self.resolve_pages()
-        return self.assemble(articles, actors, proposals, questions, pages)
+        if changed is not None and previous.site is not None:  # the same articles: patch the last site's indexes
+            fold.site = self.assemble_again(previous.site, articles, actors, proposals, questions, pages)
+        else:
+            fold.site = self.assemble(articles, actors, proposals, questions, pages)
+        return fold.site
 
     def fold_key(self) -> tuple:
         """What every article's resolution depends on besides the articles before it."""
@@ -776,7 +782,6 @@ class Resolver:
         actor_articles: dict[str, list[str]] = {}
         actor_quotes: dict[str, list[Quote]] = {}
         actor_events: dict[str, list[Event]] = {}
-        actor_questions: dict[str, list[str]] = {}
         events = []
         for article in articles:
             for tag in article.tags:
@@ -789,13 +794,6 @@ class Resolver:
                 events.append(event)
                 for ident in event.actors:
                     actor_events.setdefault(ident, []).append(event)
-        for question in questions.values():
-            for ident in question.raised_by:
-                actor_questions.setdefault(ident, []).append(question.id)
-        members: dict[str, list[str]] = {}
-        for actor in actors.values():
-            if actor.affiliation:
-                members.setdefault(actor.affiliation, []).append(actor.id)
         order = {a.slug: i for i, a in enumerate(articles)}
         events.sort(key=lambda e: (e.date.at, order[e.article]))
         return Site(
@@ -804,13 +802,79 @@ class Resolver:
             events=tuple(events), pages=pages, tags={t: tuple(s) for t, s in sorted(tags.items())},
             by_slug={a.slug: a for a in articles},
             actor_articles={k: tuple(v) for k, v in actor_articles.items()},
-            actor_quotes={k: tuple(sorted(v, key=lambda q: (q.date.at, order[q.article]), reverse=True))
-                          for k, v in actor_quotes.items()},  # newest first; one article's in its order
-            actor_events={k: tuple(sorted(v, key=lambda e: (e.date.at, order[e.article])))
-                          for k, v in actor_events.items()},
-            actor_questions={k: tuple(v) for k, v in actor_questions.items()},
-            members={k: tuple(sorted(v)) for k, v in members.items()},
+            actor_quotes={k: newest_quotes_first(v, order) for k, v in actor_quotes.items()},
+            actor_events={k: events_in_order(v, order) for k, v in actor_events.items()},
+            **raised_and_members(actors, questions),
         )
+
+    def assemble_again(self, previous: Site, articles, actors, proposals, questions, pages) -> Site:
+        """`assemble`, patching `previous` (made from the same articles in the same order, some of
+        them since resolved anew): only the index entries the changed articles are in are made again."""
+        order = {a.slug: i for i, a in enumerate(articles)}
+        tags, actor_articles = dict(previous.tags), dict(previous.actor_articles)
+        actor_quotes, actor_events = dict(previous.actor_quotes), dict(previous.actor_events)
+        events = previous.events
+        for old, new in zip(previous.articles, articles, strict=True):
+            if old is new:
+                continue
+            slug = new.slug
+            for tag in set(old.tags) ^ set(new.tags):
+                refile(tags, tag, [s for s in tags.get(tag, ()) if s != slug] + [slug] * (tag in new.tags),
+                       lambda slugs: tuple(sorted(slugs, key=order.__getitem__)))
+            listed = {a.id for a in new.actors}
+            for ident in {a.id for a in old.actors} ^ listed:
+                refile(actor_articles, ident,
+                       [s for s in actor_articles.get(ident, ()) if s != slug] + [slug] * (ident in listed),
+                       lambda slugs: tuple(sorted(slugs, key=order.__getitem__)))
+            if old.quotes != new.quotes:
+                for ident in {q.actor for q in old.quotes} | {q.actor for q in new.quotes}:
+                    refile(actor_quotes, ident, [q for q in actor_quotes.get(ident, ()) if q.article != slug]
+                           + [q for q in new.quotes if q.actor == ident],
+                           lambda quotes: newest_quotes_first(quotes, order))
+            if old.events != new.events:
+                events = events_in_order([e for e in events if e.article != slug] + list(new.events), order)
+                for ident in {a for e in old.events for a in e.actors} | {a for e in new.events for a in e.actors}:
+                    refile(actor_events, ident, [e for e in actor_events.get(ident, ()) if e.article != slug]
+                           + [e for e in new.events if ident in e.actors], lambda found: events_in_order(found, order))
+        return Site(
+            config=self.config, articles=tuple(articles), actors=dict(sorted(actors.items())),
+            proposals=dict(sorted(proposals.items())), questions=dict(sorted(questions.items())),
+            events=tuple(events), pages=pages, tags=dict(sorted(tags.items())),
+            by_slug={a.slug: a for a in articles}, actor_articles=actor_articles, actor_quotes=actor_quotes,
+            actor_events=actor_events, **raised_and_members(actors, questions),
+        )
+
+
+def raised_and_members(actors: dict[str, Actor], questions: dict[str, Question]) -> dict[str, dict]:
+    """The site's indexes made from the entities, not the articles: questions by who raised them,
+    an organization's members."""
+    actor_questions: dict[str, list[str]] = {}
+    for question in questions.values():
+        for ident in question.raised_by:
+            actor_questions.setdefault(ident, []).append(question.id)
+    members: dict[str, list[str]] = {}
+    for actor in actors.values():
+        if actor.affiliation:
+            members.setdefault(actor.affiliation, []).append(actor.id)
+    return {"actor_questions": {k: tuple(v) for k, v in actor_questions.items()},
+            "members": {k: tuple(sorted(v)) for k, v in members.items()}}
+
+
+def newest_quotes_first(quotes, order: dict[str, int]) -> tuple[Quote, ...]:
+    # newest first; one article's in its order (the sort is stable)
+    return tuple(sorted(quotes, key=lambda q: (q.date.at, order[q.article]), reverse=True))
+
+
+def events_in_order(events, order: dict[str, int]) -> tuple[Event, ...]:
+    return tuple(sorted(events, key=lambda e: (e.date.at, order[e.article])))
+
+
+def refile(index: dict, key: str, items: list, arrange) -> None:
+    """Put `items`, arranged, under `key` in one of the site's indexes, or drop the key when none are left."""
+    if items:
+        index[key] = arrange(items)
+    else:
+        index.pop(key, None)
 
 
 def resolve(config: SiteConfig, documents: list[Document], *, drafts: bool = True) -> tuple[Site, list[Diagnostic]]:

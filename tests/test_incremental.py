@@ -31,7 +31,7 @@ from generator.write import MANIFEST
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
 
 EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename", "css", "partial",
-         "question", "list", "unlist", "define", "unask", "summary")
+         "question", "list", "unlist", "define", "unask", "summary", "retag", "unquote", "event")
 THEME = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -78,6 +78,15 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
         else:
             text = re.sub(r"^summary: .*$", f"summary: Edited {counter}", text, count=1, flags=re.MULTILINE)
         path.write_text(text)
+    elif kind == "retag":   # the first tag replaced
+        path.write_text(re.sub(r"^(tags:\n  - )\S+$", lambda m: m.group(1) + f"edited-{counter % 3}", path.read_text(),
+                               count=1, flags=re.MULTILINE))
+    elif kind == "unquote":   # the first quote taken out
+        path.write_text(re.sub(r"^(quotes:\n)  - actor: .*\n(?:    .*\n)*", r"\1", path.read_text(), count=1,
+                               flags=re.MULTILINE))
+    elif kind == "event":   # the first event renamed
+        path.write_text(re.sub(r"^(  - date: .*\n    title: )", lambda m: m.group(1) + f"Edited {counter}, ",
+                               path.read_text(), count=1, flags=re.MULTILINE))
     elif kind == "define":   # an inline definition refined
         path.write_text(re.sub(r"^    role: .*$", f"    role: Role {counter}", path.read_text(), count=1,
                                flags=re.MULTILINE))
