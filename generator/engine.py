@@ -29,7 +29,7 @@ from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
 from .parallel import map_forked
 from .parse import Document, parse_document
-from .plan import PagePlan, changed_deps, plan_site
+from .plan import PagePlan, changed_deps, plan_site, reuse_briefing_plans
 from .render import make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve, resolve_again
 from .state import BuildState
@@ -347,8 +347,10 @@ class Engine:
             if same_model:
                 plans, dirty = self.plans, frozenset()
             else:
-                plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps)}
                 dirty = None if everything or self.site is None else changed_deps(self.site, site)
+                if dirty is not None:  # a briefing whose article did not change keeps its plan
+                    reuse_briefing_plans(site, self.plans, dirty)
+                plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps)}
         stale_templates = self._templates_using(self.changed_templates, {p.template for p in plans.values()})
         pages: dict[str, bytes] = {}
         todo: list[PagePlan] = []

@@ -151,6 +151,17 @@ _briefing_plans: dict[int, tuple[Article, PagePlan]] = {}   # id(article) -> (ar
 _entity_plans: dict[tuple[str, str], tuple[object, PagePlan]] = {}  # (kind, id) -> (what it was made from, plan)
 
 
+def reuse_briefing_plans(site: Site, plans: dict[str, PagePlan], dirty: frozenset[str]) -> None:
+    """Let the next plan_site take a briefing's plan from `plans` (the last run's, by output) when
+    its article is not among the `dirty` keys (changed_deps): the plan is a function of the
+    article alone. A CLI rebuild's articles are new objects, equal to the last build's."""
+    for article in site.articles:
+        if id(article) not in _briefing_plans and "article:" + article.slug not in dirty:
+            old = plans.get(output_file(page_path("briefing", article.slug)))
+            if old is not None:
+                _briefing_plans[id(article)] = (article, old)
+
+
 def _page(kind: str, key: str, deps: Iterable[str], *, items: tuple[str, ...] = ()) -> PagePlan:
     url = page_path(kind, key)
     return PagePlan(url=url, output=output_file(url), template=f"{kind}.html", kind=kind, key=key,

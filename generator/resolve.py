@@ -44,6 +44,7 @@ from .urls import SECTIONS
 
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
 CHANGE_FIELDS = tuple(f.name for f in fields(Changes))
+NO_CHANGES = Changes()
 ACTOR_KEYS = ("kind", "role", "affiliation", "country", "wikidata", "description", "url")
 
 
@@ -545,7 +546,8 @@ class Resolver:
                     self.seen_actors.add(ident)
                 # an actor defined inline only by a later article is filled in by backfill_actors
                 steps.append((key, state.freeze() if state is not None and state.name else Actor(ident, ""),
-                              (("new_actors", ident),) if new else (), tuple(defined.get(ident, ()))))
+                              (("new_actors", ident),) if new else (),
+                              tuple(defined[ident]) if ident in defined else ()))
             else:
                 steps.append(reuse[key].pop(0))
 
@@ -560,19 +562,30 @@ class Resolver:
                 if following is None or key in following:
                     mark, changes = len(problems), []
                     output = update(doc, slug, when, i, item, changes)
-                    steps.append((key, output, tuple(changes), tuple(problems[mark:])))
-                    del problems[mark:]
+                    if len(problems) > mark:
+                        steps.append((key, output, tuple(changes), tuple(problems[mark:])))
+                        del problems[mark:]
+                    else:
+                        steps.append((key, output, tuple(changes) if changes else (), ()))
                 else:
                     steps.append(reuse[key].pop(0))
         events = tuple(self.resolve_event(doc, slug, i, e) for i, e in enumerate(data.get("events") or ())
                        if e.get("date") and e.get("title"))
-        found = (*problems[start:], *(p for step in steps for p in step[3]))
+        found = problems[start:]
         del problems[start:]
-
-        changes: dict[str, list] = {name: [] for name in CHANGE_FIELDS}
-        for step in steps:
-            for name, value in step[2]:
-                changes[name].append(value)
+        listed_actors, proposals, questions, changes = [], [], [], None
+        for kind, output, step_changes, step_problems in steps:  # one pass: there are 10,000s
+            if kind[0] == "actor":
+                listed_actors.append(output)
+            elif output is not None:
+                (proposals if kind[0] == "proposal" else questions).append(output)
+            if step_changes:
+                if changes is None:
+                    changes = {name: [] for name in CHANGE_FIELDS}
+                for name, value in step_changes:
+                    changes[name].append(value)
+            if step_problems:
+                found.extend(step_problems)
         source = data.get("source") or {}
         article = Article(
             slug=slug, path=doc.path, title=data.get("title") or slug, date=when,
@@ -582,14 +595,12 @@ class Resolver:
             source=Source(source.get("name") or "", source.get("url") or ""),
             tags=tuple(dict.fromkeys(t for t in data.get("tags") or () if t)),
             body=doc.body, body_line=doc.body_line,
-            actors=tuple(step[1] for step in steps if step[0][0] == "actor"),
-            proposals=tuple(step[1] for step in steps if step[0][0] == "proposal" and step[1] is not None),
-            questions=tuple(step[1] for step in steps if step[0][0] == "question" and step[1] is not None),
+            actors=tuple(listed_actors), proposals=tuple(proposals), questions=tuple(questions),
             quotes=quotes, events=events,
-            changes=Changes(**{name: tuple(values) for name, values in changes.items()}),
+            changes=NO_CHANGES if changes is None else Changes(*(tuple(changes[name]) for name in CHANGE_FIELDS)),
             previous=neighbours[0], next=neighbours[1],
         )
-        return article, tuple(steps), found
+        return article, tuple(steps), tuple(found)
 
     def backfill_actors(self, article: Article) -> Article:
         """An actor listed by id before the article that defines it inline shows as first defined."""

@@ -428,3 +428,37 @@ def test_refining_an_inline_definition_reaches_an_earlier_listing(make_site, mon
     again, fresh, problems, expected, _ = _resolved_both_ways(site, documents, fold)
     assert again == fresh and problems == expected
     assert again.articles[0].actors[0].role == "Chief mediator"
+
+
+@pytest.mark.parametrize("way", ["preview", "cli"])
+def test_a_newly_referenced_actor_is_followed_by_the_next_rebuild(make_site, tmp_path, way) -> None:
+    """A briefing's plan is reused while its article is unchanged; once its text links another
+    actor, renaming that actor must reach the briefing (its plan was made anew)."""
+    first = "content/articles/2025-01-01-first.md"
+    article = "---\ntitle: First\ndate: 2025-01-01\nactors: [ana]\n---\nAna spoke.{more}\n"
+    site = make_site({
+        "content/actors/ana.yaml": "name: Ana Example\n",
+        "content/actors/ben.yaml": "name: Ben Example\n",
+        first: article.format(more=""),
+        "content/articles/2025-01-02-second.md": "---\ntitle: Second\ndate: 2025-01-02\nactors: [ben]\n---\nText.\n",
+    })
+    out = tmp_path / "out"
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+
+    def rebuild(paths):
+        if way == "cli":
+            assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+            return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+                    if p.is_file() and p.name != MANIFEST}
+        result = engine.update(paths) if engine.site is not None else engine.build()
+        assert result.ok
+        return dict(result.files)
+
+    rebuild([])
+    (site / first).write_text(article.format(more=" So did [[ben]]."))
+    rebuild([site / first])
+    (site / "content/actors/ben.yaml").write_text("name: Benedikt Example\n")
+    files = rebuild([site / "content/actors/ben.yaml"])
+    cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
+    assert files["briefings/first/index.html"] == cold.files["briefings/first/index.html"]
+    assert b"Benedikt Example" in files["briefings/first/index.html"]
