@@ -31,7 +31,7 @@ from generator.write import MANIFEST
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
 
 EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename", "css", "partial",
-         "question", "list", "unlist", "define", "unask", "summary", "retag", "unquote", "event")
+         "question", "list", "unlist", "define", "unask", "summary", "retag", "unquote", "event", "break", "mend")
 THEME = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -87,6 +87,10 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
     elif kind == "event":   # the first event renamed
         path.write_text(re.sub(r"^(  - date: .*\n    title: )", lambda m: m.group(1) + f"Edited {counter}, ",
                                path.read_text(), count=1, flags=re.MULTILINE))
+    elif kind == "break":   # front matter that is no longer YAML (the next "mend" repairs it)
+        path.write_text(path.read_text().replace("\ntitle: ", "\ntitle: [unclosed ", 1))
+    elif kind == "mend":
+        path.write_text(path.read_text().replace("[unclosed ", ""))
     elif kind == "define":   # an inline definition refined
         path.write_text(re.sub(r"^    role: .*$", f"    role: Role {counter}", path.read_text(), count=1,
                                flags=re.MULTILINE))
