@@ -64,9 +64,11 @@ def feed_paths(site: Site) -> dict[str, tuple[str, str, tuple[Article, ...]]]:
     return feeds
 
 
-def atom_feed(site: Site, urls: Urls, path: str, title: str, page: str, articles: Iterable[Article]) -> bytes:
+def atom_feed(site: Site, urls: Urls, path: str, title: str, page: str, articles: Iterable[Article],
+              empty_updated: When | None = None) -> bytes:
+    """One Atom feed; `empty_updated` dates it when it has no entries (extra_files: the site's last change)."""
     articles = tuple(articles)[:FEED_ENTRIES]
-    updated = max((last_change(a) for a in articles), key=lambda w: w.at, default=None)
+    updated = max((last_change(a) for a in articles), key=lambda w: w.at, default=empty_updated)
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
         f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(site.config.language)}>',
@@ -151,11 +153,12 @@ def robots(site: Site, urls: Urls) -> bytes:
     return text.encode("utf-8")
 
 
-def _feed_key(site: Site, urls: Urls, title: str, page: str, articles: tuple[Article, ...]) -> tuple:
+def _feed_key(site: Site, urls: Urls, title: str, page: str, articles: tuple[Article, ...],
+              empty_updated: When | None) -> tuple:
     """Everything a feed shows, as one comparable value (the articles themselves: an unchanged one
     is the same object from one preview run to the next, so comparing it costs nothing)."""
     return (site.config.base_url, site.config.title, site.config.language, site.config.description,
-            urls.base_path, title, page, articles[:FEED_ENTRIES])
+            urls.base_path, title, page, articles[:FEED_ENTRIES], empty_updated)
 
 
 def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
@@ -167,13 +170,18 @@ def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
     the sitemap when no page's last change did.
     """
     files = {}
+    site_changed: list[When | None] = []   # the site's last change, found when a feed is empty
     for path, (title, page, articles) in feed_paths(site).items():
-        key = _feed_key(site, urls, title, page, articles)
+        if not articles and not site_changed:
+            site_changed.append(max((last_change(a) for a in site.articles), key=lambda w: w.at, default=None))
+        # a feed with no entries yet (an actor no published briefing names) is dated with the site
+        empty_updated = None if articles else site_changed[0]
+        key = _feed_key(site, urls, title, page, articles, empty_updated)
         hit = cache.get(path) if cache is not None else None
         if hit is not None and hit[0] == key:
             files[path] = hit[1]
             continue
-        files[path] = atom_feed(site, urls, path, title, page, articles)
+        files[path] = atom_feed(site, urls, path, title, page, articles, empty_updated)
         if cache is not None:
             cache[path] = (key, files[path])
     if has_host(site):

@@ -177,6 +177,27 @@ def test_a_long_feed_keeps_the_newest_entries(make_site):
         assert [e.title for e in feed.entries] == [f"Note {n}" for n in range(FEED_ENTRIES + 2, 2, -1)]
 
 
+def test_an_empty_feed_is_dated_with_the_site_not_1970(make_site):
+    site = make_site({
+        "content/actors/ada-north.yaml": "name: Ada North\n",
+        "content/actors/bo-quiet.yaml": "name: Bo Quiet\n",
+        "content/articles/2024-05-01-one.md": "---\ntitle: One\ndate: 2024-05-01\nactors: [ada-north]\n---\nText.\n",
+        "content/articles/2024-05-03-two.md": "---\ntitle: Two\ndate: 2024-05-03\n---\nText.\n",
+    })
+    engine = Engine(site, use_cache=False)
+    files = engine.build().files
+    feed = parse(files, "actors/bo-quiet/feed.xml")
+    assert feed.entries == []
+    assert feed.feed.updated.startswith("2024-05-03"), feed.feed.updated   # the site's newest briefing
+    assert parse(files, "actors/ada-north/feed.xml").feed.updated.startswith("2024-05-01")
+    # a newer briefing dates it again, in a preview's update as in a new build
+    newer = site / "content/articles/2024-05-09-three.md"
+    newer.write_text("---\ntitle: Three\ndate: 2024-05-09\n---\nText.\n")
+    updated = engine.update([newer]).files["actors/bo-quiet/feed.xml"]
+    assert updated == build(site)["actors/bo-quiet/feed.xml"]
+    assert parse({"f": updated}, "f").feed.updated.startswith("2024-05-09")
+
+
 # --- sitemap and robots.txt --------------------------------------------------------------------
 
 def sitemap_entries(files: Mapping[str, bytes]) -> dict[str, str | None]:
