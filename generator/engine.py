@@ -29,7 +29,7 @@ from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
 from .parallel import map_forked
 from .parse import Document, parse_document
-from .plan import PagePlan, changed_deps, plan_site, reuse_briefing_plans
+from .plan import PagePlan, changed_deps, plan_site
 from .render import make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve, resolve_again
 from .state import BuildState
@@ -348,9 +348,9 @@ class Engine:
                 plans, dirty = self.plans, frozenset()
             else:
                 dirty = None if everything or self.site is None else changed_deps(self.site, site)
-                if dirty is not None:  # a briefing whose article did not change keeps its plan
-                    reuse_briefing_plans(site, self.plans, dirty)
-                plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps)}
+                last = None if dirty is None else (self.plans, dirty)
+                plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps,
+                                                        last=last)}
         stale_templates = self._templates_using(self.changed_templates, {p.template for p in plans.values()})
         pages: dict[str, bytes] = {}
         todo: list[PagePlan] = []

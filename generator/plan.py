@@ -41,7 +41,7 @@ show more, so it is planned with `fine=False`: each finer key becomes its whole 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from sys import intern
 
@@ -78,14 +78,18 @@ class PagePlan:
     count: int = 1
 
 
-def plan_site(site: Site, *, per_page: int, fine: bool = True) -> tuple[PagePlan, ...]:
+def plan_site(site: Site, *, per_page: int, fine: bool = True,
+              last: tuple[Mapping[str, PagePlan], frozenset[str]] | None = None) -> tuple[PagePlan, ...]:
     """Every page of the site, in a fixed order, each with what it depends on.
 
-    `fine`: the pages are rendered by the theme's templates (see the keys above).
+    `fine`: the pages are rendered by the theme's templates (see the keys above). `last`: the
+    last run's plans (by output) and the keys changed since (changed_deps): a briefing whose
+    article is not among them keeps its plan, which is a function of the article alone (a CLI
+    rebuild's articles are new objects, equal to the last build's).
     """
     if per_page < 1:
         raise ValueError("per_page must be at least 1")
-    plans = _plan(site, per_page)
+    plans = _plan(site, per_page, last)
     return plans if fine else tuple(replace(p, deps=_coarse(p.deps)) for p in plans)
 
 
@@ -102,7 +106,8 @@ def _coarse(deps: frozenset[str]) -> frozenset[str]:
     return frozenset(coarse)
 
 
-def _plan(site: Site, per_page: int) -> tuple[PagePlan, ...]:
+def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozenset[str]] | None,
+          ) -> tuple[PagePlan, ...]:
     plans: list[PagePlan] = []
     plans.extend(_home_pages(site, per_page))
     global _briefing_plans
@@ -112,7 +117,10 @@ def _plan(site: Site, per_page: int) -> tuple[PagePlan, ...]:
         # articles that resolving again made anew (resolve.Fold keeps the others as they were)
         plan = known.get(id(article), (None, None))
         if plan[0] is not article:
-            plan = (article, _page("briefing", article.slug, _briefing_deps(site, article)))
+            old = None
+            if last is not None and "article:" + article.slug not in last[1]:
+                old = last[0].get(output_file(page_path("briefing", article.slug)))
+            plan = (article, old or _page("briefing", article.slug, _briefing_deps(site, article)))
         _briefing_plans[id(article)] = plan
         plans.append(plan[1])
     # an entity page's plan is a function of what it is made from: a preview re-plans the few an
@@ -151,30 +159,23 @@ _briefing_plans: dict[int, tuple[Article, PagePlan]] = {}   # id(article) -> (ar
 _entity_plans: dict[tuple[str, str], tuple[object, PagePlan]] = {}  # (kind, id) -> (what it was made from, plan)
 
 
-def reuse_briefing_plans(site: Site, plans: dict[str, PagePlan], dirty: frozenset[str]) -> None:
-    """Let the next plan_site take a briefing's plan from `plans` (the last run's, by output) when
-    its article is not among the `dirty` keys (changed_deps): the plan is a function of the
-    article alone. A CLI rebuild's articles are new objects, equal to the last build's."""
-    for article in site.articles:
-        if id(article) not in _briefing_plans and "article:" + article.slug not in dirty:
-            old = plans.get(output_file(page_path("briefing", article.slug)))
-            if old is not None:
-                _briefing_plans[id(article)] = (article, old)
-
-
 def _page(kind: str, key: str, deps: Iterable[str], *, items: tuple[str, ...] = ()) -> PagePlan:
     url = page_path(kind, key)
     return PagePlan(url=url, output=output_file(url), template=f"{kind}.html", kind=kind, key=key,
                     deps=COMMON_DEPS | frozenset(deps), items=items)
 
 
+def _pages_of(newest_first: tuple[str, ...], per_page: int) -> Iterator[tuple[int, int, tuple[str, ...]]]:
+    """(number, count, items) of each page of a paginated list (one page when it is empty)."""
+    count = max(1, -(-len(newest_first) // per_page))
+    for number in range(1, count + 1):
+        yield number, count, newest_first[(number - 1) * per_page:number * per_page]
+
+
 def _tag_pages(tag: str, slugs: tuple[str, ...], per_page: int) -> list[PagePlan]:
     """A tag's briefings, newest first, `per_page` to a page (its items and their rows are all it shows)."""
-    newest_first = slugs[::-1]
-    count = max(1, -(-len(newest_first) // per_page))
     pages = []
-    for number in range(1, count + 1):
-        items = newest_first[(number - 1) * per_page:number * per_page]
+    for number, count, items in _pages_of(slugs[::-1], per_page):
         url = page_path("tag", tag, number)
         pages.append(PagePlan(url=url, output=output_file(url), template="tag.html", kind="tag", key=tag,
                               deps=COMMON_DEPS | frozenset(_entity_keys("article-row", items)), items=items,
@@ -195,10 +196,8 @@ def _home_pages(site: Site, per_page: int) -> list[PagePlan]:
 
 
 def _make_home_pages(site: Site, newest_first: tuple[str, ...], per_page: int) -> list[PagePlan]:
-    count = max(1, -(-len(newest_first) // per_page))
     pages = []
-    for number in range(1, count + 1):
-        items = newest_first[(number - 1) * per_page:number * per_page]
+    for number, count, items in _pages_of(newest_first, per_page):
         deps = {"articles"} | _entity_keys("article-row", items)
         if number == 1:
             # The first page also carries the latest bottom line, the proposals on the

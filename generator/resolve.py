@@ -574,11 +574,11 @@ class Resolver:
         found = problems[start:]
         del problems[start:]
         listed_actors, proposals, questions, changes = [], [], [], None
-        for kind, output, step_changes, step_problems in steps:  # one pass: there are 10,000s
-            if kind[0] == "actor":
+        for (kind, _), output, step_changes, step_problems in steps:  # one pass: there are 10,000s
+            if kind == "actor":
                 listed_actors.append(output)
             elif output is not None:
-                (proposals if kind[0] == "proposal" else questions).append(output)
+                (proposals if kind == "proposal" else questions).append(output)
             if step_changes:
                 if changes is None:
                     changes = {name: [] for name in CHANGE_FIELDS}
@@ -806,69 +806,67 @@ class Resolver:
                 for ident in event.actors:
                     actor_events.setdefault(ident, []).append(event)
         order = {a.slug: i for i, a in enumerate(articles)}
-        events.sort(key=lambda e: (e.date.at, order[e.article]))
-        return Site(
-            config=self.config, articles=tuple(articles), actors=dict(sorted(actors.items())),
-            proposals=dict(sorted(proposals.items())), questions=dict(sorted(questions.items())),
-            events=tuple(events), pages=pages, tags={t: tuple(s) for t, s in sorted(tags.items())},
-            by_slug={a.slug: a for a in articles},
-            actor_articles={k: tuple(v) for k, v in actor_articles.items()},
-            actor_quotes={k: newest_quotes_first(v, order) for k, v in actor_quotes.items()},
-            actor_events={k: events_in_order(v, order) for k, v in actor_events.items()},
-            **raised_and_members(actors, questions),
-        )
+        return self.site(articles, actors, proposals, questions, pages, events_in_order(events, order),
+                         {t: tuple(s) for t, s in tags.items()}, {k: tuple(v) for k, v in actor_articles.items()},
+                         {k: newest_quotes_first(v, order) for k, v in actor_quotes.items()},
+                         {k: events_in_order(v, order) for k, v in actor_events.items()})
 
     def assemble_again(self, previous: Site, articles, actors, proposals, questions, pages) -> Site:
         """`assemble`, patching `previous` (made from the same articles in the same order, some of
         them since resolved anew): only the index entries the changed articles are in are made again."""
         order = {a.slug: i for i, a in enumerate(articles)}
+
+        def in_story_order(slugs: list[str]) -> tuple[str, ...]:
+            return tuple(sorted(slugs, key=order.__getitem__))
+
         tags, actor_articles = dict(previous.tags), dict(previous.actor_articles)
         actor_quotes, actor_events = dict(previous.actor_quotes), dict(previous.actor_events)
-        events = previous.events
+        events, events_changed = previous.events, False
         for old, new in zip(previous.articles, articles, strict=True):
             if old is new:
                 continue
             slug = new.slug
             for tag in set(old.tags) ^ set(new.tags):
                 refile(tags, tag, [s for s in tags.get(tag, ()) if s != slug] + [slug] * (tag in new.tags),
-                       lambda slugs: tuple(sorted(slugs, key=order.__getitem__)))
+                       in_story_order)
             listed = {a.id for a in new.actors}
             for ident in {a.id for a in old.actors} ^ listed:
                 refile(actor_articles, ident,
                        [s for s in actor_articles.get(ident, ()) if s != slug] + [slug] * (ident in listed),
-                       lambda slugs: tuple(sorted(slugs, key=order.__getitem__)))
+                       in_story_order)
             if old.quotes != new.quotes:
                 for ident in {q.actor for q in old.quotes} | {q.actor for q in new.quotes}:
                     refile(actor_quotes, ident, [q for q in actor_quotes.get(ident, ()) if q.article != slug]
                            + [q for q in new.quotes if q.actor == ident],
                            lambda quotes: newest_quotes_first(quotes, order))
             if old.events != new.events:
-                events = events_in_order([e for e in events if e.article != slug] + list(new.events), order)
+                events, events_changed = [e for e in events if e.article != slug] + list(new.events), True
                 for ident in {a for e in old.events for a in e.actors} | {a for e in new.events for a in e.actors}:
                     refile(actor_events, ident, [e for e in actor_events.get(ident, ()) if e.article != slug]
                            + [e for e in new.events if ident in e.actors], lambda found: events_in_order(found, order))
+        return self.site(articles, actors, proposals, questions, pages,
+                         events_in_order(events, order) if events_changed else previous.events,
+                         tags, actor_articles, actor_quotes, actor_events)
+
+    def site(self, articles, actors, proposals, questions, pages, events, tags, actor_articles, actor_quotes,
+             actor_events) -> Site:
+        """The model from the articles, the entities and the indexes made from the articles."""
+        actor_questions: dict[str, list[str]] = {}
+        for question in questions.values():
+            for ident in question.raised_by:
+                actor_questions.setdefault(ident, []).append(question.id)
+        members: dict[str, list[str]] = {}
+        for actor in actors.values():
+            if actor.affiliation:
+                members.setdefault(actor.affiliation, []).append(actor.id)
         return Site(
             config=self.config, articles=tuple(articles), actors=dict(sorted(actors.items())),
             proposals=dict(sorted(proposals.items())), questions=dict(sorted(questions.items())),
-            events=tuple(events), pages=pages, tags=dict(sorted(tags.items())),
-            by_slug={a.slug: a for a in articles}, actor_articles=actor_articles, actor_quotes=actor_quotes,
-            actor_events=actor_events, **raised_and_members(actors, questions),
+            events=events, pages=pages, tags=dict(sorted(tags.items())), by_slug={a.slug: a for a in articles},
+            actor_articles=actor_articles, actor_quotes=actor_quotes, actor_events=actor_events,
+            actor_questions={k: tuple(v) for k, v in actor_questions.items()},
+            members={k: tuple(sorted(v)) for k, v in members.items()},
         )
-
-
-def raised_and_members(actors: dict[str, Actor], questions: dict[str, Question]) -> dict[str, dict]:
-    """The site's indexes made from the entities, not the articles: questions by who raised them,
-    an organization's members."""
-    actor_questions: dict[str, list[str]] = {}
-    for question in questions.values():
-        for ident in question.raised_by:
-            actor_questions.setdefault(ident, []).append(question.id)
-    members: dict[str, list[str]] = {}
-    for actor in actors.values():
-        if actor.affiliation:
-            members.setdefault(actor.affiliation, []).append(actor.id)
-    return {"actor_questions": {k: tuple(v) for k, v in actor_questions.items()},
-            "members": {k: tuple(sorted(v)) for k, v in members.items()}}
 
 
 def newest_quotes_first(quotes, order: dict[str, int]) -> tuple[Quote, ...]:
