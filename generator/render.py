@@ -9,6 +9,7 @@ fail, so a template mistake stops the build instead of printing an empty string.
 from __future__ import annotations
 
 import bisect
+import collections
 import datetime as dt
 import functools
 from collections.abc import Callable
@@ -90,6 +91,23 @@ def uses_theme_templates(site_dir: Path) -> bool:
     return True
 
 
+class _Globals(collections.ChainMap):
+    """A template's globals (its own over the environment's), whose keys() is a set.
+
+    Jinja subtracts them from the importing context's globals on every `{% from … import %}`;
+    with a ChainMap's key view that difference is a Python loop over membership tests, about a
+    tenth of the time Jinja spends rendering a briefing, which imports four partials.
+    """
+
+    def keys(self):  # type: ignore[override]
+        return set().union(*self.maps)
+
+
+class _Environment(jinja2.Environment):
+    def make_globals(self, d):
+        return _Globals({} if d is None else d, self.globals)
+
+
 def make_environment(site_dir: Path | None, *, theme_templates: Path | None = None,
                      feeds: bool = True, auto_reload: bool = True,
                      bytecode_dir: Path | None = None) -> jinja2.Environment:
@@ -112,7 +130,7 @@ def make_environment(site_dir: Path | None, *, theme_templates: Path | None = No
     if site_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(site_dir / "templates")))
     loaders += [theme, jinja2.PrefixLoader({"theme": theme})]
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
