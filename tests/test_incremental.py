@@ -6,9 +6,13 @@ each one compares `Engine.update` with a fresh `Engine.build`.
 """
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from hypothesis import strategies as st
 
 from generator import engine as engine_module
 from generator import resolve as resolve_module
+from generator import state as state_module
 from generator.cache import CACHE_DIR
 from generator.cli import main
 from generator.engine import Engine
@@ -25,10 +30,11 @@ from generator.load import configure, read_source, read_sources
 from generator.model import STANCES, STATUSES
 from generator.parse import parse_document
 from generator.resolve import resolve, resolve_again
-from generator.state import STATE_FILE
+from generator.state import LOCK_FILE, STATE_FILE, wait_for_state
 from generator.write import MANIFEST
 
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
+ROOT = Path(__file__).resolve().parent.parent
 
 EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename", "css", "partial",
          "question", "list", "unlist", "define", "unask", "summary", "retag", "unquote", "event", "break", "mend")
@@ -209,6 +215,8 @@ def test_incremental_cli_builds_equal_a_cold_build(edits, limit) -> None:
                 apply(site, kind, pick, counter)
                 code = main(["build", "--site", str(site), "--out", str(out), "--quiet"])
                 # the cold build: a copy of the site without the cache and the state, a new output folder
+                if cold.exists():
+                    wait_for_state(cold / "site")   # its last state's writer, before the folder goes
                 shutil.rmtree(cold, ignore_errors=True)
                 shutil.copytree(site, cold / "site", ignore=shutil.ignore_patterns(CACHE_DIR))
                 assert code == main(["build", "--site", str(cold / "site"), "--out", str(cold / "out"),
@@ -218,6 +226,9 @@ def test_incremental_cli_builds_equal_a_cold_build(edits, limit) -> None:
                     assert got == want, (kind, sorted(p for p in set(got) | set(want) if got.get(p) != want.get(p)))
         finally:
             engine_module.BODY_ONLY_LIMIT = saved
+            for folder in (site, cold / "site"):
+                if folder.exists():
+                    wait_for_state(folder)   # before the temporary folder is removed
 
 
 def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tmp_path, capsys) -> None:
@@ -225,6 +236,7 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
     shutil.copytree(HISTORY, site)
     args = ["build", "--site", str(site), "--out", str(out)]
     assert main(args) == 0
+    wait_for_state(site)
     state = site / CACHE_DIR / STATE_FILE
     made = state.stat().st_mtime_ns
     first, second = articles(site)[1], articles(site)[2]
@@ -239,7 +251,47 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
         assert state.stat().st_mtime_ns == made, "a body-only rebuild does not rewrite the state"
     apply(site, "status", 1, 4)   # front matter: the story is resolved again, and a new state left
     assert main(args) == 0
+    wait_for_state(site)
     assert state.stat().st_mtime_ns != made
+
+
+def test_a_build_leaves_its_state_to_a_detached_writer(tmp_path, monkeypatch) -> None:
+    """The command returns while the state is still being written; wait_for_state waits for it."""
+    site, out = tmp_path / "site", tmp_path / "out"
+    shutil.copytree(HISTORY, site)
+    written = state_module.save_state
+
+    def slow(site_dir, state):  # runs in the forked writer, which inherits this patch
+        time.sleep(3)
+        written(site_dir, state)
+
+    monkeypatch.setattr(state_module, "save_state", slow)
+    started = time.monotonic()
+    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+    assert time.monotonic() - started < 2.5, "the build waited for its state"
+    assert not (site / CACHE_DIR / STATE_FILE).exists()
+    wait_for_state(site)
+    assert time.monotonic() - started >= 3
+    assert (site / CACHE_DIR / STATE_FILE).exists()
+
+
+def test_the_next_build_waits_for_a_state_writer_still_at_work(tmp_path) -> None:
+    """A build started while the last one's state is being written reads that state once it is there."""
+    site, out = tmp_path / "site", tmp_path / "out"
+    shutil.copytree(HISTORY, site)
+    args = [sys.executable, "-m", "generator.cli", "build", "--site", str(site), "--out", str(out)]
+    subprocess.run(args, check=True, capture_output=True, cwd=ROOT)
+    apply(site, "append", 1, 1)
+    with open(site / CACHE_DIR / LOCK_FILE, "rb+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # as a writer holds it
+        build = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        time.sleep(1.5)
+        assert build.poll() is None, "the build did not wait for the state's writer"
+    stdout, stderr = build.communicate(timeout=60)
+    assert build.returncode == 0, stderr
+    pages = int(re.search(rb"built (\d+) pages", stdout).group(1))
+    rendered = int(re.search(rb"\((\d+) rendered\)", stdout).group(1))
+    assert rendered < pages, stdout   # it found the state: not everything was rendered again
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
