@@ -96,8 +96,9 @@ def save_state_detached(site_dir: Path, state: BuildState) -> None:
 
     The lock is taken here, before forking, so a build started the moment this one returns
     already finds it held. The writer is a grandchild in its own session: init adopts it (a
-    long-lived caller, such as a test run, collects no zombie) and a Ctrl-C or a closed
-    terminal does not cut it short. Without fork it writes here and now.
+    long-lived caller, such as a test run, collects no zombie), a Ctrl-C or a closed terminal
+    does not cut it short, and it holds none of the build's output streams open. Without fork
+    it writes here and now.
     """
     try:
         lock = _lock_file(site_dir)
@@ -117,6 +118,11 @@ def save_state_detached(site_dir: Path, state: BuildState) -> None:
             if os.fork() == 0:
                 os.setsid()
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                # let go of the build's output streams: whoever reads them (a pipe, `| tee`, a CI
+                # runner) would otherwise wait for the writer too
+                quiet = os.open(os.devnull, os.O_RDWR)
+                for stream in (0, 1, 2):
+                    os.dup2(quiet, stream)
                 save_state(site_dir, state)
         finally:
             os._exit(0)   # the lock goes with the writer's last copy of the descriptor

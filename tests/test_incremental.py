@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 
 from generator import engine as engine_module
 from generator import resolve as resolve_module
-from generator import state as state_module
 from generator.cache import CACHE_DIR
 from generator.cli import main
 from generator.engine import Engine
@@ -255,20 +254,19 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
     assert state.stat().st_mtime_ns != made
 
 
-def test_a_build_leaves_its_state_to_a_detached_writer(tmp_path, monkeypatch) -> None:
-    """The command returns while the state is still being written; wait_for_state waits for it."""
+def test_a_build_leaves_its_state_to_a_detached_writer(tmp_path) -> None:
+    """The command returns, and lets go of its output pipes, while its state is still being
+    written; wait_for_state waits for the writer."""
     site, out = tmp_path / "site", tmp_path / "out"
     shutil.copytree(HISTORY, site)
-    written = state_module.save_state
-
-    def slow(site_dir, state):  # runs in the forked writer, which inherits this patch
-        time.sleep(3)
-        written(site_dir, state)
-
-    monkeypatch.setattr(state_module, "save_state", slow)
+    slow_writer = ("import sys, time; from generator import state; from generator.cli import main; "
+                   "write = state.save_state; "
+                   "state.save_state = lambda site, built: (time.sleep(3), write(site, built)); "
+                   "sys.exit(main(sys.argv[1:]))")
     started = time.monotonic()
-    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
-    assert time.monotonic() - started < 2.5, "the build waited for its state"
+    subprocess.run([sys.executable, "-c", slow_writer, "build", "--site", str(site), "--out", str(out)],
+                   check=True, capture_output=True, cwd=ROOT, timeout=60)
+    assert time.monotonic() - started < 2.5, "the build (or its output pipe) waited for the state's writer"
     assert not (site / CACHE_DIR / STATE_FILE).exists()
     wait_for_state(site)
     assert time.monotonic() - started >= 3
