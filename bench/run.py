@@ -61,14 +61,14 @@ def run(cmd: list[str], shown: list[str] | None = None) -> tuple[float, str]:
     return seconds, proc.stdout.decode()
 
 
-def run_measured(cmd: list[str]) -> dict[str, float]:
-    """Run cmd in the MEASURE wrapper: wall seconds, CPU seconds and peak RSS (MiB) of a cold build."""
+def run_measured(cmd: list[str], name: str = "cold build") -> dict[str, float]:
+    """Run cmd in the MEASURE wrapper: wall seconds, CPU seconds and peak RSS (MiB), named `name …`."""
     _, out = run([sys.executable, "-c", MEASURE, *cmd], shown=cmd)
     result = json.loads(out.splitlines()[-1])
     return {
-        "cold build": result["seconds"],
-        "cold build CPU (user+sys)": result["cpu"],
-        "cold build peak RSS": result["maxrss_kib"] / 1024,
+        name: result["seconds"],
+        f"{name} CPU (user+sys)": result["cpu"],
+        f"{name} peak RSS": result["maxrss_kib"] / 1024,
     }
 
 
@@ -140,12 +140,11 @@ def briefing_round(site: Path, out: Path, article: Path, round_no: int) -> dict[
         status = PROPOSAL_STATUS.search(original)
         new = b"stalled" if status.group(2) != b"stalled" else b"agreed"
         article.write_bytes(original[:status.start(2)] + new + original[status.end(2):])
-        front, _ = run(build)
-        front_written = front + state_written(site)
+        front = run_measured(build, "rebuild, front matter edited")
+        front["rebuild, front matter, state written"] = front["rebuild, front matter edited"] + state_written(site)
     finally:
         article.write_bytes(original)
-    return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited,
-            "rebuild, front matter edited": front, "rebuild, front matter, state written": front_written}
+    return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited, **front}
 
 
 def hugo_round(hugo: Path, site: Path) -> dict[str, float]:
@@ -211,10 +210,10 @@ def fmt(value: float, unit: str) -> str:
 
 
 def print_table(results: list[dict]) -> None:
-    print(f"\n{'articles':>8}  {'tool':<9} {'measure':<38} {'median':>9}  min–max")
+    print(f"\n{'articles':>8}  {'tool':<9} {'measure':<44} {'median':>9}  min–max")
     for r in results:
         median, low, high = (fmt(r[key], r["unit"]) for key in ("median", "min", "max"))
-        print(f"{r['articles']:>8,}  {r['tool']:<9} {r['measure']:<38} {median:>9}  {low} – {high}")
+        print(f"{r['articles']:>8,}  {r['tool']:<9} {r['measure']:<44} {median:>9}  {low} – {high}")
 
 
 def ratios(results: list[dict]) -> list[dict]:

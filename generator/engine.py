@@ -32,7 +32,7 @@ from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
 from .render import make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve, resolve_again
-from .state import BuildState
+from .state import BuildState, load_model
 from .urls import Urls, output_file, page_path
 from .write import Staged, Staging
 
@@ -119,6 +119,7 @@ class Engine:
         self.source_digests: dict[str, str] = {}
         self.front_digests: dict[str, str] = {}
         self.reused_state = False     # the last build patched a previous state (still valid) instead of resolving
+        self.previous_state: BuildState | None = None   # its model not read yet (state.load_model)
 
     # ------------------------------------------------------------------ runs
     def build(self, sources: list[Source] | None = None, previous: BuildState | None = None) -> BuildResult:
@@ -150,7 +151,9 @@ class Engine:
         try:
             if previous is None:
                 return self._run(started, everything=True)
+            # the previous model is read once this one is resolved and the documents let go (_render)
             self.site, self.plans, self.pages = previous.site, previous.plans, {}
+            self.previous_state = previous
             self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
             return self._run(started, everything=False)
         finally:
@@ -250,7 +253,10 @@ class Engine:
         if not changed or len(changed) > BODY_ONLY_LIMIT:
             return None
         documents = [parse_document(s.kind, s.path, s.raw) for s in changed]
-        patched = patch_bodies(previous.site, documents, previous.fronts)
+        if any(d.front_digest != previous.fronts.get(d.path) for d in documents):
+            return None   # front matter edited: patch_bodies would say so, after reading the model
+        model = load_model(self.site_dir, previous)
+        patched = None if model is None else patch_bodies(model, documents, previous.fronts)
         if patched is None:
             return None
         assets = load_assets(self.site_dir)
@@ -347,7 +353,12 @@ class Engine:
             if same_model:
                 plans, dirty = self.plans, frozenset()
             else:
-                dirty = None if everything or self.site is None else changed_deps(self.site, site)
+                old = self.site
+                if old is None and self.previous_state is not None and not everything:
+                    old = load_model(self.site_dir, self.previous_state)
+                self.previous_state = None
+                dirty = None if everything or old is None else changed_deps(old, site)
+                del old
                 last = None if dirty is None else (self.plans, dirty)
                 plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps,
                                                         last=last)}

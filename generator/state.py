@@ -10,6 +10,10 @@ static files and generator code, and when the output folder was last written by 
 that used it (the manifest names the state's token) and still holds every file it wrote;
 otherwise the build renders everything.
 
+It is two files: the model (the larger part, 70 MB at 10,000 articles) is read only when the
+build needs it, after the new model is resolved and the parsed documents let go, so the build
+never holds the old model, the documents and the new model at once.
+
 The state is written after the build's output, by a detached process that holds the state's
 lock (`save_state_detached`): at 10,000 articles pickling it takes about a second the user need
 not wait for, as git leaves its auto-gc running. The next build takes the lock before reading
@@ -38,7 +42,8 @@ from .parallel import no_gc
 from .plan import PagePlan
 from .write import read_manifest, read_manifest_field
 
-STATE_FILE = "build-state.pickle"
+STATE_FILE = "build-state.pickle"    # the BuildState without its model
+MODEL_FILE = "build-model.pickle"    # (token, model): read only once the new model is resolved
 LOCK_FILE = "build-state.lock"   # held by the state's writer, and by a build while it reads the state
 
 
@@ -47,7 +52,9 @@ class BuildState:
     key: str                                # freshness.setup_digest of the build that made it
     out_dir: str
     token: str                              # recorded in the manifest of every build that used it
-    site: Site
+    # None as loaded: the model is in a file of its own (load_model), so that a build resolving the
+    # story again need not hold the old model and the parsed documents at once
+    site: Site | None
     plans: dict[str, PagePlan]
     asset_names: dict[str, str]
     digests: dict[str, str]                 # source path -> content digest, as `site` was resolved
@@ -79,16 +86,34 @@ def load_state(site_dir: Path, key: str, out_dir: Path) -> BuildState | None:
     return replace(state, hashes=hashes) if all_present(out_dir, hashes) else None
 
 
+def load_model(site_dir: Path, state: BuildState) -> Site | None:
+    """The model `state` was made with, or None when its file is missing or another build's."""
+    if state.site is not None:
+        return state.site
+    try:
+        with _locked(site_dir, shared=True), open(site_dir / CACHE_DIR / MODEL_FILE, "rb") as fh, \
+                no_gc(keep=True):
+            token, site = pickle.load(fh)
+    except Exception:  # noqa: BLE001 - an unreadable model is simply no model
+        return None
+    return site if token == state.token and isinstance(site, Site) else None
+
+
 def save_state(site_dir: Path, state: BuildState) -> None:
     folder = site_dir / CACHE_DIR
     try:
         folder.mkdir(exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh, no_gc():
-            pickle.dump(replace(state, hashes={}), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temp, folder / STATE_FILE)
+        _dump(folder, MODEL_FILE, (state.token, state.site))   # first: the state names its token
+        _dump(folder, STATE_FILE, replace(state, site=None, hashes={}))
     except OSError:
         pass
+
+
+def _dump(folder: Path, name: str, value: object) -> None:
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as fh, no_gc():
+        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(temp, folder / name)
 
 
 def save_state_detached(site_dir: Path, state: BuildState) -> None:

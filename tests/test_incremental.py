@@ -7,6 +7,7 @@ each one compares `Engine.update` with a fresh `Engine.build`.
 from __future__ import annotations
 
 import fcntl
+import pickle
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from generator.load import configure, read_source, read_sources
 from generator.model import STANCES, STATUSES
 from generator.parse import parse_document
 from generator.resolve import resolve, resolve_again
-from generator.state import LOCK_FILE, STATE_FILE, wait_for_state
+from generator.state import LOCK_FILE, MODEL_FILE, STATE_FILE, wait_for_state
 from generator.write import MANIFEST
 
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
@@ -252,6 +253,35 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
     assert main(args) == 0
     wait_for_state(site)
     assert state.stat().st_mtime_ns != made
+
+
+@pytest.mark.parametrize("edit", ["append", "status"])
+def test_a_state_without_its_model_renders_everything_again(tmp_path, capsys, edit) -> None:
+    """The model is a file of its own, read only when needed (state.load_model); without it, or
+    with another build's, a rebuild renders every page, and the output is a cold build's."""
+    site, out, cold = tmp_path / "site", tmp_path / "out", tmp_path / "cold"
+    shutil.copytree(HISTORY, site)
+    args = ["build", "--site", str(site), "--out", str(out)]
+    assert main(args) == 0
+    wait_for_state(site)
+    model = site / CACHE_DIR / MODEL_FILE
+    token, built = pickle.loads(model.read_bytes())
+    model.write_bytes(pickle.dumps(("another build's token", built)))
+    for counter in (2, 3):   # (statuses that differ from the article's)
+        apply(site, edit, 1, counter)
+        capsys.readouterr()
+        assert main(args) == 0
+        wait_for_state(site)
+        line = capsys.readouterr().out
+        pages = int(re.search(r"built (\d+) pages", line).group(1))
+        rendered = int(re.search(r"\((\d+) rendered\)", line).group(1))
+        assert rendered == pages, line          # no model to compare with or patch
+        if model.exists():
+            model.unlink()                      # and next time none at all
+    shutil.copytree(site, cold / "site", ignore=shutil.ignore_patterns(CACHE_DIR))
+    assert main(["build", "--site", str(cold / "site"), "--out", str(cold / "out"), "--quiet"]) == 0
+    wait_for_state(cold / "site")
+    assert tree(out) == tree(cold / "out")
 
 
 def test_a_build_leaves_its_state_to_a_detached_writer(tmp_path) -> None:
