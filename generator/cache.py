@@ -65,8 +65,11 @@ def parse_all(site_dir: Path, sources: list[Source], *, use_cache: bool = True,
     cached = load(site_dir) if use_cache else {}
     stale = [s for s in sources
              if (doc := cached.get((s.kind, s.path))) is None or doc.digest != s.digest]
-    for doc in map_forked(_parse_source, stale):
-        cached[(doc.kind, doc.path)] = doc
+    # the documents come back as one pickle per chunk of workers' results, and live as long as
+    # the build: collecting while millions of their objects are unpickled only walks them again
+    with no_gc(keep=True):
+        for doc in map_forked(_parse_source, stale):
+            cached[(doc.kind, doc.path)] = doc
     documents = {(s.kind, s.path): cached[(s.kind, s.path)] for s in sources}
     saved = in_background(lambda: save(site_dir, documents), fork=fork) if use_cache and stale else lambda: None
     return list(documents.values()), saved
