@@ -25,9 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from generator.state import wait_for_state  # noqa: E402 - the checkout's, as the builds run it
-
 WORK = ROOT / "bench" / "out"
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
 CACHE_DIR = ".briefing-cache"  # briefing's cache folder, relative to the site (corpus) folder
@@ -112,8 +109,16 @@ PROPOSAL_STATUS = re.compile(rb"^(\s+status: )(proposed|under-negotiation|agreed
                              re.MULTILINE)
 
 
+def wait_for_state(site: Path) -> None:
+    """Until the detached writer of the last build's state is done (state.py, this checkout's)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from generator.state import wait_for_state as wait
+    wait(site)
+
+
 def state_written(site: Path) -> float:
-    """Seconds until the detached writer of the last build's state is done (state.py)."""
+    """Seconds until the detached writer of the last build's state is done."""
     started = time.perf_counter()
     wait_for_state(site)
     return time.perf_counter() - started
