@@ -65,9 +65,15 @@ def feed_paths(site: Site) -> dict[str, tuple[str, str, tuple[Article, ...]]]:
 
 
 def atom_feed(site: Site, urls: Urls, path: str, title: str, page: str, articles: Iterable[Article],
-              empty_updated: When | None = None) -> bytes:
-    """One Atom feed; `empty_updated` dates it when it has no entries (extra_files: the site's last change)."""
+              empty_updated: When | None = None, entries: dict[int, str] | None = None) -> bytes:
+    """One Atom feed; `empty_updated` dates it when it has no entries (extra_files: the site's last change).
+
+    `entries` keeps each article's <entry> by id(article) for the feeds made after this one
+    (the caller keeps the articles alive meanwhile): a briefing is in the site's feed and in
+    those of its actors and proposals, the same text in each.
+    """
     articles = tuple(articles)[:FEED_ENTRIES]
+    entries = {} if entries is None else entries
     updated = max((last_change(a) for a in articles), key=lambda w: w.at, default=empty_updated)
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -82,21 +88,29 @@ def atom_feed(site: Site, urls: Urls, path: str, title: str, page: str, articles
     if site.config.description:
         lines.append(f"  <subtitle>{escape(site.config.description)}</subtitle>")
     for article in articles:
-        link = absolute(site, urls, f"briefings/{article.slug}/")
-        lines += [
-            "  <entry>",
-            f"    <title>{escape(article.title)}</title>",
-            f"    <id>{escape(link)}</id>",
-            f'    <link rel="alternate" type="text/html" href={quoteattr(link)}/>',
-            f"    <published>{stamp(article.date)}</published>",
-            f"    <updated>{stamp(last_change(article))}</updated>",
-        ]
-        if article.summary:
-            lines.append(f"    <summary>{escape(article.summary)}</summary>")
-        lines += [f"    <category term={quoteattr(tag)}/>" for tag in article.tags]
-        lines.append("  </entry>")
+        entry = entries.get(id(article))
+        if entry is None:
+            entry = entries[id(article)] = _entry(site, urls, article)
+        lines.append(entry)
     lines.append("</feed>")
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _entry(site: Site, urls: Urls, article: Article) -> str:
+    link = absolute(site, urls, f"briefings/{article.slug}/")
+    lines = [
+        "  <entry>",
+        f"    <title>{escape(article.title)}</title>",
+        f"    <id>{escape(link)}</id>",
+        f'    <link rel="alternate" type="text/html" href={quoteattr(link)}/>',
+        f"    <published>{stamp(article.date)}</published>",
+        f"    <updated>{stamp(last_change(article))}</updated>",
+    ]
+    if article.summary:
+        lines.append(f"    <summary>{escape(article.summary)}</summary>")
+    lines += [f"    <category term={quoteattr(tag)}/>" for tag in article.tags]
+    lines.append("  </entry>")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- sitemap
@@ -170,6 +184,7 @@ def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
     the sitemap when no page's last change did.
     """
     files = {}
+    entries: dict[int, str] = {}           # atom_feed's, shared by this run's feeds
     site_changed: list[When | None] = []   # the site's last change, found when a feed is empty
     for path, (title, page, articles) in feed_paths(site).items():
         if not articles and not site_changed:
@@ -181,7 +196,7 @@ def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
         if hit is not None and hit[0] == key:
             files[path] = hit[1]
             continue
-        files[path] = atom_feed(site, urls, path, title, page, articles, empty_updated)
+        files[path] = atom_feed(site, urls, path, title, page, articles, empty_updated, entries)
         if cache is not None:
             cache[path] = (key, files[path])
     if has_host(site):
