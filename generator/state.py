@@ -111,9 +111,14 @@ def save_state(site_dir: Path, state: BuildState) -> None:
 
 def _dump(folder: Path, name: str, value: object) -> None:
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as fh, no_gc():
-        pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(temp, folder / name)
+    try:
+        with os.fdopen(fd, "wb") as fh, no_gc():
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):   # a full disk: no half-written pickle left behind
+            os.unlink(temp)
+        raise
 
 
 def save_state_detached(site_dir: Path, state: BuildState) -> None:

@@ -284,6 +284,25 @@ def test_a_state_without_its_model_renders_everything_again(tmp_path, capsys, ed
     assert tree(out) == tree(cold / "out")
 
 
+def test_a_state_that_cannot_be_written_leaves_no_half_file(tmp_path, monkeypatch) -> None:
+    """A full disk while pickling: save_state gives up quietly, and removes its temporary file."""
+    from generator import state as state_module
+    site, out = tmp_path / "site", tmp_path / "out"
+    shutil.copytree(HISTORY, site)
+    engine = Engine(site, use_cache=False, parallel=False, keep_documents=False)
+    assert engine.build().ok
+
+    def full_disk(value, fh, protocol=None):
+        fh.write(b"half a pickle")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state_module.pickle, "dump", full_disk)
+    built = state_module.BuildState("key", str(out), "token", engine.site, engine.plans, {}, {}, {}, ())
+    state_module.save_state(site, built)
+    left = sorted(p.name for p in (site / CACHE_DIR).iterdir())
+    assert not [name for name in left if name.startswith(".tmp-") or name.endswith("pickle")], left
+
+
 def test_a_build_leaves_its_state_to_a_detached_writer(tmp_path) -> None:
     """The command returns, and lets go of its output pipes, while its state is still being
     written; wait_for_state waits for the writer."""
