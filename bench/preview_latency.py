@@ -69,20 +69,29 @@ RECORDER = r"""
     requestAnimationFrame(frame);
   }
   requestAnimationFrame(frame);
-  // When the server's events arrive (the live-reload script's stream is the only one).
+  // When the server's events reach the page: through the tabs' shared worker (livereload.js),
+  // or a stream of the page's own where there is none.
+  function record() {
+    const times = JSON.parse(sessionStorage.getItem(EVENTS) || "[]");
+    times.push(performance.timeOrigin + performance.now());
+    sessionStorage.setItem(EVENTS, JSON.stringify(times));
+  }
+  const kinds = ["reload", "css", "errors", "ok"];
   const Native = window.EventSource;
   window.EventSource = function (...args) {
     const stream = new Native(...args);
-    for (const kind of ["reload", "css", "errors", "ok"]) {
-      stream.addEventListener(kind, () => {
-        const times = JSON.parse(sessionStorage.getItem(EVENTS) || "[]");
-        times.push(performance.timeOrigin + performance.now());
-        sessionStorage.setItem(EVENTS, JSON.stringify(times));
-      });
-    }
+    for (const kind of kinds) stream.addEventListener(kind, record);
     return stream;
   };
   Object.assign(window.EventSource, { CONNECTING: 0, OPEN: 1, CLOSED: 2 });
+  if (typeof window.SharedWorker === "function") {
+    const NativeWorker = window.SharedWorker;
+    window.SharedWorker = function (...args) {
+      const worker = new NativeWorker(...args);
+      worker.port.addEventListener("message", (event) => { if (kinds.includes(event.data.type)) record(); });
+      return worker;
+    };
+  }
 })();
 """
 

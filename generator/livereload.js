@@ -172,28 +172,58 @@
     return !paths || !pageFile || paths.includes(pageFile) || assetsChanged(paths);
   }
 
-  const events = new EventSource(base + "__briefing__/events?since=" + encodeURIComponent(pageBuild));
-  // The first event on every (re)connection: the site now, and what changed since this page's build.
-  events.addEventListener("state", (event) => {
-    const state = JSON.parse(event.data);
+  // The site now, and what changed since this page's build: on every (re)connection.
+  function onState(state) {
     if (state.build !== pageBuild) {
       if (stale(state.paths)) return location.reload();
       pageBuild = state.build;
     }
     if (state.ok) hideErrors(); else showErrors(state.diagnostics);
-  });
-  // A rebuild that succeeded: the overlay goes on every page, whether it shows a change or not.
-  events.addEventListener("reload", (event) => {
-    const { build, paths } = JSON.parse(event.data);
-    hideErrors();
-    if (!stale(paths)) pageBuild = build;
-    else if (pageFile && paths && !assetsChanged(paths)) scheduleRefresh(build);
-    else location.reload();
-  });
-  events.addEventListener("css", (event) => {
-    hideErrors();
-    swapStylesheets(JSON.parse(event.data).build).catch(() => location.reload());
-  });
-  events.addEventListener("errors", (event) => showErrors(JSON.parse(event.data).diagnostics));
-  events.addEventListener("ok", hideErrors);
+  }
+  const handlers = {
+    // A rebuild that succeeded: the overlay goes on every page, whether it shows a change or not.
+    reload(data) {
+      const { build, paths } = JSON.parse(data);
+      hideErrors();
+      if (!stale(paths)) pageBuild = build;
+      else if (pageFile && paths && !assetsChanged(paths)) scheduleRefresh(build);
+      else location.reload();
+    },
+    css(data) {
+      hideErrors();
+      swapStylesheets(JSON.parse(data).build).catch(() => location.reload());
+    },
+    errors(data) { showErrors(JSON.parse(data).diagnostics); },
+    ok() { hideErrors(); },
+  };
+  // One stream for all of this browser's tabs (livereload-worker.js): a browser opens at most six
+  // connections to a host, and a stream per tab would leave the seventh tab unable to load.
+  let worker = null;
+  try {
+    worker = typeof SharedWorker === "function" &&
+      new SharedWorker(base + "__briefing__/livereload-worker.js", { name: "briefing-livereload" });
+  } catch (error) {
+    worker = null;   // (a page where workers are not allowed)
+  }
+  if (worker) {
+    const askState = () => fetch(base + "__briefing__/state?since=" + encodeURIComponent(pageBuild),
+                                 { cache: "no-store" })
+      .then((response) => response.json()).then(onState).catch(() => {});
+    worker.port.onmessage = ({ data: { type, data } }) => {
+      if (type === "connected") askState();
+      else if (handlers[type]) handlers[type](data);
+    };
+    worker.port.start();
+    addEventListener("pagehide", () => worker.port.postMessage("bye"));
+    addEventListener("pageshow", (event) => {
+      if (event.persisted) { worker.port.postMessage("hello"); askState(); }
+    });
+    askState();
+  } else {
+    const events = new EventSource(base + "__briefing__/events?since=" + encodeURIComponent(pageBuild));
+    events.addEventListener("state", (event) => onState(JSON.parse(event.data)));
+    for (const type of Object.keys(handlers)) {
+      events.addEventListener(type, (event) => handlers[type](event.data));
+    }
+  }
 })();

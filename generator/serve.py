@@ -252,7 +252,16 @@ class Preview:
         touched = set().union(*(paths for g, paths in self._history if g > since))
         return sorted(touched) if len(touched) <= RELOAD_PATHS_LIMIT else None
 
+    def state(self, since: str = "") -> dict:
+        """The site now and what changed since build `since`: the stream's first event, for a
+        tab that listens through the shared worker (livereload-worker.js)."""
+        with self._lock:
+            return self._data("state", since)
+
     def _message(self, kind: str, since: str = "") -> bytes:
+        return f"event: {kind}\ndata: {json.dumps(self._data(kind, since))}\n\n".encode()
+
+    def _data(self, kind: str, since: str = "") -> dict:
         data: dict = {"build": self.build}
         if kind == "reload":
             data["paths"] = self._changed_since(f"{self._token}.{self._generation - 1}")
@@ -261,7 +270,7 @@ class Preview:
         if kind in ("state", "errors"):
             data["ok"] = self._result.ok
             data["diagnostics"] = _diagnostics_json(self._result.diagnostics, self.site_dir)
-        return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
+        return data
 
 
 # -- HTTP, as a pure function --------------------------------------------------------------------
@@ -281,10 +290,6 @@ def content_type(path: str) -> str:
 
 
 @cache
-def livereload_script() -> bytes:
-    return Path(__file__).with_name("livereload.js").read_bytes()
-
-
 def inject_script(page: bytes, base_path: str, build: str, file: str = "") -> bytes:
     """The page with the live-reload <script> before its last </body> (or at the end); the
     script knows the build and the output file it came with."""
@@ -357,7 +362,7 @@ def _respond_get(preview: Preview, raw_path: str) -> Response:
     relative = path[len(base):]
 
     if relative.startswith(INTERNAL):
-        return _internal(preview, relative[len(INTERNAL):])
+        return _internal(preview, relative[len(INTERNAL):], query)
     key = relative + "index.html" if relative == "" or relative.endswith("/") else relative
     if key in files:
         return _file(200, key, files[key], base, build)
@@ -370,19 +375,23 @@ def _not_found(files: Mapping[str, bytes], base: str, build: str) -> Response:
     return _file(404, "404.html", files.get("404.html", _NOT_FOUND), base, build)
 
 
-def _internal(preview: Preview, name: str) -> Response:
+def _internal(preview: Preview, name: str, query: str = "") -> Response:
     if name == "events":
         return Response(200, (("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"),
                               ("X-Accel-Buffering", "no")), stream=True)
-    if name == "livereload.js":
-        body = livereload_script()
-        return Response(200, (("Content-Type", "text/javascript; charset=utf-8"),
-                              ("Content-Length", str(len(body))), ("Cache-Control", "no-store")), body)
+    if name in ("livereload.js", "livereload-worker.js"):
+        return _uncached("text/javascript; charset=utf-8", Path(__file__).with_name(name).read_bytes())
     if name == "status":
-        body = json.dumps(preview.status()).encode()
-        return Response(200, (("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                              ("Cache-Control", "no-store")), body)
+        return _uncached("application/json", json.dumps(preview.status()).encode())
+    if name == "state":
+        since = parse_qs(query).get("since", [""])[0]
+        return _uncached("application/json", json.dumps(preview.state(since)).encode())
     return _plain(404, "not found\n")
+
+
+def _uncached(kind: str, body: bytes) -> Response:
+    return Response(200, (("Content-Type", kind), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")),
+                    body)
 
 
 # -- the socket ----------------------------------------------------------------------------------

@@ -227,6 +227,24 @@ def test_internal_urls(preview):
     assert status == {"build": preview.build, "ok": True, "diagnostics": []}
 
 
+def test_the_shared_stream_and_a_tabs_own_state(preview):
+    """Tabs share one event stream through a SharedWorker (livereload-worker.js) and ask for what
+    changed since their own build with a plain request (its answer is the stream's first event)."""
+    worker = get(preview, "/briefing/__briefing__/livereload-worker.js")
+    assert worker.status == 200 and worker.header("Content-Type").startswith("text/javascript")
+    assert b"onconnect" in worker.body and b'new EventSource("events")' in worker.body
+    assert worker.header("Cache-Control") == "no-store"
+    first = preview.build
+    assert json.loads(get(preview, "/briefing/__briefing__/state?since=" + first).body) == {
+        "build": first, "paths": [], "ok": True, "diagnostics": []}
+    preview.publish(result({**FILES, "index.html": PAGE % b"home again"}, changed={"index.html"}))
+    state = json.loads(get(preview, "/briefing/__briefing__/state?since=" + first).body)
+    assert state["build"] != first and state["paths"] == ["index.html"]
+    assert json.loads(get(preview, "/briefing/__briefing__/state").body)["paths"] is None   # not known
+    stream = preview.subscribe(first)
+    assert stream.get_nowait() == f"event: state\ndata: {json.dumps(state)}\n\n".encode()
+
+
 def test_a_failed_build_keeps_serving_the_last_good_site(preview):
     error = Diagnostic("content/articles/talks.md", 3, 7, "unknown actor 'rute'", "did you mean 'rutte'?")
     preview.publish(result(ok=False, diagnostics=[error]))

@@ -149,6 +149,59 @@ def test_an_edited_body_shows_without_a_manual_reload(page, serve, history):  # 
     assert page.console_errors == []
 
 
+def test_many_tabs_load_and_all_follow_an_edit(page, serve, history):  # noqa: F811
+    """A browser opens at most six connections to one host: one event stream per tab would leave
+    the seventh tab waiting forever. The tabs share one stream (a SharedWorker), so ten load,
+    and every one of them shows the edit."""
+    server = serve(history)
+    tabs = [page] + [page.context.new_page() for _ in range(9)]
+    errors = []
+    for tab in tabs[1:]:
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+    for tab in tabs:
+        tab.goto(server.url + "briefings/talks-begin/", timeout=5000)
+        expect(tab.locator("h1")).to_contain_text("Verran talks begin", timeout=5000)
+    edit(history / ARTICLE, "The talks\nresume next week.",
+         "The talks\nresume next week.\n\nEvery tab counted the same nine cormorants.")
+    for tab in tabs:
+        expect(tab.get_by_text("Every tab counted the same nine cormorants.")).to_be_attached(timeout=5000)
+    # and a page opened now still loads, with all of them listening
+    extra = page.context.new_page()
+    extra.goto(server.url + "briefings/accord-proposed/", timeout=5000)
+    expect(extra.locator("h1")).to_be_visible(timeout=5000)
+    assert page.console_errors == [] and errors == []
+
+
+def test_open_tabs_reload_when_the_server_restarts(page, serve, history):  # noqa: F811
+    """The shared stream reconnects to a new server on the same port; each tab then asks what
+    changed since its own build, which the new server cannot know, and reloads."""
+    server = serve(history)
+    port = int(server.url.split(":")[2].split("/")[0])
+    tabs = [page, page.context.new_page()]
+    for tab in tabs:
+        tab.goto(server.url + "briefings/talks-begin/")
+        tab.wait_for_load_state("load")
+        tab.evaluate("window.fromTheFirstServer = true")
+    assert server.interrupt() == 0
+    edit(history / ARTICLE, "The talks\nresume next week.", "The talks\nresume after the holiday.")
+    serve(history, port=port)
+    for tab in tabs:
+        tab.wait_for_function("window.fromTheFirstServer === undefined", timeout=10_000)
+        expect(tab.get_by_text("resume after the holiday")).to_be_attached()
+
+
+def test_without_shared_workers_each_tab_has_its_own_stream(page, serve, history):  # noqa: F811
+    page.add_init_script("window.SharedWorker = undefined")   # as in a browser without them
+    server = serve(history)
+    page.goto(server.url + "briefings/talks-begin/")
+    page.wait_for_load_state("load")
+    page.evaluate("window.notReloaded = true")
+    edit(history / ARTICLE, "The talks\nresume next week.", "The talks\nresume once the river falls.")
+    expect(page.get_by_text("resume once the river falls")).to_be_attached(timeout=5000)
+    assert page.evaluate("window.notReloaded") is True
+    assert page.console_errors == []
+
+
 def test_a_stylesheet_edit_swaps_the_style_without_a_navigation(page, serve, history):  # noqa: F811
     server = serve(history)
     page.goto(server.url + "briefings/talks-begin/")
@@ -284,10 +337,9 @@ def test_a_port_in_use_moves_to_the_next(serve, history):
 
 def test_ctrl_c_stops_cleanly(page, serve, history):  # noqa: F811
     server = serve(history)
-    page.add_init_script("""{ const Native = EventSource; window.streams = [];
-        window.EventSource = function (...args) { const s = new Native(...args); streams.push(s); return s; }; }""")
-    page.goto(server.url + "briefings/talks-begin/")       # an open page: a live event stream
-    page.wait_for_function("streams.length === 1 && streams[0].readyState === 1")
+    page.goto(server.url + "briefings/talks-begin/")       # an open page, and a live event stream
+    page.evaluate("url => { window.stream = new EventSource(url); }", server.url + "__briefing__/events")
+    page.wait_for_function("window.stream.readyState === 1")
     started = time.monotonic()
     assert server.interrupt() == 0
     assert time.monotonic() - started < 5
