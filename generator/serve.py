@@ -290,6 +290,11 @@ def content_type(path: str) -> str:
 
 
 @cache
+def preview_script(name: str) -> bytes:
+    """livereload.js or livereload-worker.js, read once."""
+    return Path(__file__).with_name(name).read_bytes()
+
+
 def inject_script(page: bytes, base_path: str, build: str, file: str = "") -> bytes:
     """The page with the live-reload <script> before its last </body> (or at the end); the
     script knows the build and the output file it came with."""
@@ -380,7 +385,7 @@ def _internal(preview: Preview, name: str, query: str = "") -> Response:
         return Response(200, (("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"),
                               ("X-Accel-Buffering", "no")), stream=True)
     if name in ("livereload.js", "livereload-worker.js"):
-        return _uncached("text/javascript; charset=utf-8", Path(__file__).with_name(name).read_bytes())
+        return _uncached("text/javascript; charset=utf-8", preview_script(name))
     if name == "status":
         return _uncached("application/json", json.dumps(preview.status()).encode())
     if name == "state":
