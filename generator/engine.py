@@ -152,7 +152,7 @@ class Engine:
             if previous is None:
                 return self._run(started, everything=True)
             # the previous model is read once this one is resolved and the documents let go (_render)
-            self.site, self.plans, self.pages = previous.site, previous.plans, {}
+            self.site, self.plans, self.pages = None, previous.plans, {}
             self.previous_state = previous
             self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
             return self._run(started, everything=False)

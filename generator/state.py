@@ -88,8 +88,6 @@ def load_state(site_dir: Path, key: str, out_dir: Path) -> BuildState | None:
 
 def load_model(site_dir: Path, state: BuildState) -> Site | None:
     """The model `state` was made with, or None when its file is missing or another build's."""
-    if state.site is not None:
-        return state.site
     try:
         with _locked(site_dir, shared=True), open(site_dir / CACHE_DIR / MODEL_FILE, "rb") as fh, \
                 no_gc(keep=True):
@@ -130,34 +128,28 @@ def save_state_detached(site_dir: Path, state: BuildState) -> None:
     does not cut it short, and it holds none of the build's output streams open. Without fork
     it writes here and now.
     """
-    try:
-        lock = _lock_file(site_dir)
-    except OSError:
-        save_state(site_dir, state)   # a read-only cache folder: save_state gives up quietly too
-        return
-    try:
-        import fcntl
-        fcntl.flock(lock, fcntl.LOCK_EX)   # an earlier writer may still be at work
-        pid = os.fork()
-    except (ImportError, AttributeError, OSError):
-        save_state(site_dir, state)
-        os.close(lock)
-        return
-    if pid == 0:  # pragma: no cover - the child and grandchild; coverage does not follow them
+    # Taken exclusively (an earlier writer may still be at work). Leaving the block closes this
+    # process's copy of the lock's descriptor without unlocking it: the lock goes with the writer's.
+    with _locked(site_dir, shared=False):
         try:
-            if os.fork() == 0:
-                os.setsid()
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                # let go of the build's output streams: whoever reads them (a pipe, `| tee`, a CI
-                # runner) would otherwise wait for the writer too
-                quiet = os.open(os.devnull, os.O_RDWR)
-                for stream in (0, 1, 2):
-                    os.dup2(quiet, stream)
-                save_state(site_dir, state)
-        finally:
-            os._exit(0)   # the lock goes with the writer's last copy of the descriptor
-    os.close(lock)
-    os.waitpid(pid, 0)
+            pid = os.fork()
+        except (AttributeError, OSError):
+            save_state(site_dir, state)
+            return
+        if pid == 0:  # pragma: no cover - the child and grandchild; coverage does not follow them
+            try:
+                if os.fork() == 0:
+                    os.setsid()
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    # let go of the build's output streams: whoever reads them (a pipe, `| tee`, a
+                    # CI runner) would otherwise wait for the writer too
+                    quiet = os.open(os.devnull, os.O_RDWR)
+                    for stream in (0, 1, 2):
+                        os.dup2(quiet, stream)
+                    save_state(site_dir, state)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
 
 
 def wait_for_state(site_dir: Path) -> None:
@@ -166,18 +158,14 @@ def wait_for_state(site_dir: Path) -> None:
         pass
 
 
-def _lock_file(site_dir: Path) -> int:
-    folder = site_dir / CACHE_DIR
-    folder.mkdir(exist_ok=True)
-    return os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-
-
 @contextlib.contextmanager
 def _locked(site_dir: Path, *, shared: bool):
     """Holds the state's lock (where the platform and the folder allow one)."""
     try:
         import fcntl
-        lock = _lock_file(site_dir)
+        folder = site_dir / CACHE_DIR
+        folder.mkdir(exist_ok=True)
+        lock = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except (ImportError, OSError):
         yield
         return
