@@ -68,11 +68,16 @@ def parse_all(site_dir: Path, sources: list[Source], *, use_cache: bool = True,
     # the documents come back as one pickle per chunk of workers' results, and live as long as
     # the build: collecting while millions of their objects are unpickled only walks them again
     with no_gc(keep=True):
-        for doc in map_forked(_parse_source, stale):
+        for doc in parse_sources(stale):
             cached[(doc.kind, doc.path)] = doc
     documents = {(s.kind, s.path): cached[(s.kind, s.path)] for s in sources}
     saved = in_background(lambda: save(site_dir, documents), fork=fork) if use_cache and stale else lambda: None
     return list(documents.values()), saved
+
+
+def parse_sources(sources: list[Source], *, fork: bool = True) -> list[Document]:
+    """The sources parsed, in order, on every core when there are enough of them (and `fork`)."""
+    return map_forked(_parse_source, sources) if fork else [_parse_source(s) for s in sources]
 
 
 def _parse_source(source: Source) -> Document:

@@ -31,8 +31,8 @@ from .parallel import map_forked, no_gc
 from .parse import Document, parse_document
 from .plan import PagePlan, changed_deps, plan_site
 from .render import make_environment, render_page, uses_theme_templates
-from .resolve import Fold, resolve, resolve_again
-from .state import BuildState, load_model
+from .resolve import Fold, resolve_again
+from .state import BuildState, load_model, load_story
 from .urls import Urls, output_file, page_path
 from .write import Staged, Staging
 
@@ -84,7 +84,7 @@ class Engine:
 
     def __init__(self, site_dir: Path, *, drafts: bool = False, base_url: str | None = None,
                  strict: bool = False, use_cache: bool = True, parallel: bool = True,
-                 staging: Staging | None = None, keep_documents: bool = True):
+                 staging: Staging | None = None):
         self.site_dir = Path(site_dir).resolve()
         self.drafts = drafts
         self.base_url = base_url
@@ -92,9 +92,6 @@ class Engine:
         self.use_cache = use_cache
         self.parallel = parallel      # fork workers for big runs; off where threads are running
         self.staging = staging        # where rendered pages go instead of memory (a CLI build)
-        # False for a one-off build: the parsed documents are let go once the story is resolved
-        # (a third of the memory at 10,000 articles); update() then starts with a whole build
-        self.keep_documents = keep_documents
         self.fold: Fold | None = None    # the last resolve's walk through the story (resolve.Fold)
         self.staged: dict[str, Staged] = {}
         self.documents: dict[str, Document] = {}     # by site-relative path
@@ -119,7 +116,6 @@ class Engine:
         self.source_digests: dict[str, str] = {}
         self.front_digests: dict[str, str] = {}
         self.reused_state = False     # the last build patched a previous state (still valid) instead of resolving
-        self.previous_state: BuildState | None = None   # its model not read yet (state.load_model)
 
     # ------------------------------------------------------------------ runs
     def build(self, sources: list[Source] | None = None, previous: BuildState | None = None) -> BuildResult:
@@ -139,30 +135,61 @@ class Engine:
             self.reused_state = fast is not None and fast.ok
             if fast is not None:
                 return fast
+            # only the edited files' bytes are kept while the story is read (the caller has handed them over)
+            present = {s.path: s.digest for s in sources}
+            edited = [s for s in sources if previous.digests.get(s.path) != s.digest]
+            del sources
+            if self._take_up_story(previous, present, edited):
+                return self._run(started, everything=False)
+            del edited
+            try:
+                sources = read_sources(self.site_dir)   # no story to take up (rare): start over
+            except ContentError as exc:
+                return self._failed(exc.diagnostics, started)
         with self._timed("parse"):
             documents, cache_written = parse_cache.parse_all(self.site_dir, sources, use_cache=self.use_cache,
                                                              fork=self.parallel)
             self.documents = {d.path: d for d in documents}
-        del documents, sources  # parsed: let go of the bytes (the caller has handed them over)
+        del documents, sources  # parsed: let go of the bytes
         gc.freeze()  # long-lived from here on: see _run
         self.source_digests = {d.path: d.digest for d in self.documents.values()}
         self.front_digests = {d.path: d.front_digest for d in self.documents.values()}
-        self.env, self.assets = None, None
+        self.env, self.assets, self.fold, self.site = None, None, None, None
         try:
-            if previous is None:
-                return self._run(started, everything=True)
-            # the previous model is read once this one is resolved and the documents let go (_render)
-            self.site, self.plans, self.pages = None, previous.plans, {}
-            self.previous_state = previous
-            self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
-            return self._run(started, everything=False)
+            if previous is not None:  # no story to compare with: every page is rendered again
+                self.plans, self.pages = previous.plans, {}
+                self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
+            return self._run(started, everything=True)
         finally:
             cache_written()  # the parse cache, written meanwhile by a forked child
 
+    def _take_up_story(self, previous: BuildState, present: dict[str, str], edited: list[Source]) -> bool:
+        """Where the previous CLI build left the story (state.Story), with the edited files parsed again.
+
+        The new model is then resolved by resuming the story's fold, as a preview does after a
+        save, and compared with the story's model (`_render`). False when there is no story.
+        """
+        with self._timed("story"):
+            story = load_story(self.site_dir, previous)
+        if story is None:
+            return False
+        with self._timed("parse"):
+            documents = {path: doc for path, doc in story.documents.items() if present.get(path) == doc.digest}
+            with no_gc(keep=True):
+                documents.update((doc.path, doc) for doc in parse_cache.parse_sources(edited, fork=self.parallel))
+        if documents.keys() != present.keys():
+            return False  # cannot be (the story was resolved from previous.digests); but it would be wrong
+        gc.freeze()  # long-lived from here on: see _run
+        self.documents, self.fold, self.site = documents, story.fold, story.site
+        self.source_digests = {path: doc.digest for path, doc in documents.items()}
+        self.front_digests = {path: doc.front_digest for path, doc in documents.items()}
+        self.env, self.assets = None, None
+        self.plans, self.pages = previous.plans, {}
+        self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
+        return True
+
     def update(self, paths: Iterable[Path]) -> BuildResult:
         """Run again after these files changed, appeared or disappeared."""
-        if not self.keep_documents:
-            return self.build()
         started = time.perf_counter()
         everything = content_changed = False
         reparse: list[Source] = []
@@ -255,7 +282,7 @@ class Engine:
         documents = [parse_document(s.kind, s.path, s.raw) for s in changed]
         if any(d.front_digest != previous.fronts.get(d.path) for d in documents):
             return None   # front matter edited: patch_bodies would say so, after reading the model
-        model = load_model(self.site_dir, previous)
+        model = load_model(self.site_dir, previous)   # the story's first part alone
         patched = None if model is None else patch_bodies(model, documents, previous.fronts)
         if patched is None:
             return None
@@ -334,19 +361,14 @@ class Engine:
         # any garbage with cycles: collecting while they are made only walks them again and again
         # (nearly half of resolve's time at 10,000 articles). Frozen once made (below).
         with self._timed("resolve"), no_gc(keep=True):
-            if self.keep_documents:  # a preview: resume the last fold where the story first differs
-                site, resolve_problems, self.fold = resolve_again(config, content, self.fold, drafts=self.drafts)
-            else:
-                site, resolve_problems = resolve(config, content, drafts=self.drafts)
+            # resume the last fold (a preview's, or the story a CLI build took up) where the story first differs
+            site, resolve_problems, self.fold = resolve_again(config, content, self.fold, drafts=self.drafts)
         # The documents and the model live as long as the build: keep the cyclic garbage
         # collector from walking them again and again (a third of resolve's time at 5,000
         # articles), and keep forked workers from touching, and so copying, their pages.
         gc.freeze()
         diagnostics = problems + [p for d in content for p in d.diagnostics
                                   if self.drafts or not d.data.get("draft")] + resolve_problems
-        if not self.keep_documents:
-            del documents, content
-            self.documents = {}
         strict = self.strict or config.strict
         return site, config, sorted((d.as_error() if strict else d for d in diagnostics), key=Diagnostic.sort_key)
 
@@ -357,9 +379,6 @@ class Engine:
                 plans, dirty = self.plans, frozenset()
             else:
                 old = self.site
-                if old is None and self.previous_state is not None and not everything:
-                    old = load_model(self.site_dir, self.previous_state)
-                self.previous_state = None
                 dirty = None if everything or old is None else changed_deps(old, site)
                 del old
                 last = None if dirty is None else (self.plans, dirty)

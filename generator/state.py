@@ -2,17 +2,22 @@
 
 With it, a later build in a new process renders only the pages an edit touched and keeps
 every other file of the output folder as it is: an edit to an article's text alone patches
-the model and renders that one briefing (engine.py), any other edit compares the new model
-with this one (`plan.changed_deps`).
+the model and renders that one briefing (engine.py); any other edit takes up the story where
+this build left it (`Story`: the parsed documents and the walk through them, resolve.Fold),
+re-parses only the edited files and resolves again as the preview does, following only the
+entities the edit touches, then compares the new model with this one (`plan.changed_deps`,
+cheap: the two share every object the edit left alone).
 
 It is only a shortcut. It is used only when it was made with the same options, templates,
 static files and generator code, and when the output folder was last written by a build
 that used it (the manifest names the state's token) and still holds every file it wrote;
 otherwise the build renders everything.
 
-It is two files: the model (the larger part, 70 MB at 10,000 articles) is read only when the
-build needs it, after the new model is resolved and the parsed documents let go, so the build
-never holds the old model, the documents and the new model at once.
+It is two files: the state proper, and the story (the larger part: 100 MB at 10,000 articles),
+read only when the build needs it. The story's file is one pickle stream of two parts sharing
+one memo: the model first, then the documents and the fold, which refer to the model's
+objects (the articles' text and titles, the entities) rather than repeat them. A body-only
+rebuild reads the first part alone.
 
 The state is written after the build's output, by a detached process that holds the state's
 lock (`save_state_detached`): at 10,000 articles pickling it takes about a second the user need
@@ -39,12 +44,23 @@ from .errors import Diagnostic
 from .freshness import all_present
 from .model import Site
 from .parallel import no_gc
+from .parse import Document
 from .plan import PagePlan
+from .resolve import Fold
 from .write import read_manifest, read_manifest_field
 
 STATE_FILE = "build-state.pickle"    # the BuildState without its model
-MODEL_FILE = "build-model.pickle"    # (token, model): read only once the new model is resolved
+STORY_FILE = "build-story.pickle"    # (token, model), then (documents, fold): see above
 LOCK_FILE = "build-state.lock"   # held by the state's writer, and by a build while it reads the state
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """Where a build left the story: what the next build takes up instead of starting over."""
+
+    site: Site
+    documents: dict[str, Document]          # by site-relative path
+    fold: Fold                              # fold.site is `site`; its entries hold `documents`
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +68,13 @@ class BuildState:
     key: str                                # freshness.setup_digest of the build that made it
     out_dir: str
     token: str                              # recorded in the manifest of every build that used it
-    # None as loaded: the model is in a file of its own (load_model), so that a build resolving the
-    # story again need not hold the old model and the parsed documents at once
-    site: Site | None
+    # None as loaded: it is in a file of its own (load_model, load_story), read when needed
+    story: Story | None
     plans: dict[str, PagePlan]
     asset_names: dict[str, str]
-    digests: dict[str, str]                 # source path -> content digest, as `site` was resolved
+    digests: dict[str, str]                 # source path -> content digest, as the story was resolved
     fronts: dict[str, str]                  # source path -> digest of its front matter
-    diagnostics: tuple[Diagnostic, ...]     # the warnings of the build that resolved `site`
+    diagnostics: tuple[Diagnostic, ...]     # the warnings of the build that resolved the story
     hashes: dict[str, str] = field(default_factory=dict)   # the output's manifest (read, never saved)
 
 
@@ -87,31 +102,56 @@ def load_state(site_dir: Path, key: str, out_dir: Path) -> BuildState | None:
 
 
 def load_model(site_dir: Path, state: BuildState) -> Site | None:
-    """The model `state` was made with, or None when its file is missing or another build's."""
-    try:
-        with _locked(site_dir, shared=True), open(site_dir / CACHE_DIR / MODEL_FILE, "rb") as fh, \
-                no_gc(keep=True):
-            token, site = pickle.load(fh)
-    except Exception:  # noqa: BLE001 - an unreadable model is simply no model
+    """The model `state` was made with (its story's first part alone), or None (see load_story)."""
+    parts = _read_story(site_dir, state, 1)
+    return None if parts is None else parts[0]
+
+
+def load_story(site_dir: Path, state: BuildState) -> Story | None:
+    """The story `state` was made with, or None when its file is missing, unreadable or another build's."""
+    parts = _read_story(site_dir, state, 2)
+    if parts is None:
         return None
-    return site if token == state.token and isinstance(site, Site) else None
+    site, (documents, fold) = parts
+    if not isinstance(documents, dict) or not isinstance(fold, Fold) or fold.site is not site:
+        return None
+    return Story(site, documents, fold)
+
+
+def _read_story(site_dir: Path, state: BuildState, count: int) -> list | None:
+    """The first `count` parts of the story's file (the model first), or None if it is not `state`'s."""
+    try:
+        with _locked(site_dir, shared=True), open(site_dir / CACHE_DIR / STORY_FILE, "rb") as fh, \
+                no_gc(keep=True):
+            unpickler = pickle.Unpickler(fh)   # one memo for every part: the later ones refer to the first
+            token, site = unpickler.load()
+            if token != state.token or not isinstance(site, Site):
+                return None
+            return [site] + [unpickler.load() for _ in range(count - 1)]
+    except Exception:  # noqa: BLE001 - an unreadable story is simply no story
+        return None
 
 
 def save_state(site_dir: Path, state: BuildState) -> None:
     folder = site_dir / CACHE_DIR
     try:
         folder.mkdir(exist_ok=True)
-        _dump(folder, MODEL_FILE, (state.token, state.site))   # first: the state names its token
-        _dump(folder, STATE_FILE, replace(state, site=None, hashes={}))
+        story = state.story
+        # first: the state names the story's token
+        _dump(folder, STORY_FILE, (state.token, story.site), (story.documents, story.fold))
+        _dump(folder, STATE_FILE, replace(state, story=None, hashes={}))
     except OSError:
         pass
 
 
-def _dump(folder: Path, name: str, value: object) -> None:
+def _dump(folder: Path, name: str, *parts: object) -> None:
+    """Pickles `parts` into one file, one after another with one memo (read back with one Unpickler)."""
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as fh, no_gc():
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+            for part in parts:
+                pickler.dump(part)
         os.replace(temp, folder / name)
     except BaseException:
         with contextlib.suppress(OSError):   # a full disk: no half-written pickle left behind

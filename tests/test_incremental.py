@@ -30,7 +30,7 @@ from generator.load import configure, read_source, read_sources
 from generator.model import STANCES, STATUSES
 from generator.parse import parse_document
 from generator.resolve import resolve, resolve_again
-from generator.state import LOCK_FILE, MODEL_FILE, STATE_FILE, wait_for_state
+from generator.state import LOCK_FILE, STATE_FILE, STORY_FILE, wait_for_state
 from generator.write import MANIFEST
 
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
@@ -255,18 +255,38 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
     assert state.stat().st_mtime_ns != made
 
 
+def read_story(path: Path) -> list:
+    """The parts of a story file (state.py): (token, model), then (documents, fold)."""
+    with open(path, "rb") as fh:
+        unpickler = pickle.Unpickler(fh)
+        return [unpickler.load(), unpickler.load()]
+
+
+def write_story(path: Path, parts: list) -> None:
+    with open(path, "wb") as fh:
+        pickler = pickle.Pickler(fh)
+        for part in parts:
+            pickler.dump(part)
+
+
 @pytest.mark.parametrize("edit", ["append", "status"])
-def test_a_state_without_its_model_renders_everything_again(tmp_path, capsys, edit) -> None:
-    """The model is a file of its own, read only when needed (state.load_model); without it, or
-    with another build's, a rebuild renders every page, and the output is a cold build's."""
+@pytest.mark.parametrize("harm", ["foreign", "truncated"])
+def test_a_state_without_its_story_renders_everything_again(tmp_path, capsys, edit, harm) -> None:
+    """The story is a file of its own, read only when needed (state.load_model, load_story); with
+    another build's, half of one or none at all, a rebuild renders every page, and the output is a
+    cold build's."""
     site, out, cold = tmp_path / "site", tmp_path / "out", tmp_path / "cold"
     shutil.copytree(HISTORY, site)
     args = ["build", "--site", str(site), "--out", str(out)]
     assert main(args) == 0
     wait_for_state(site)
-    model = site / CACHE_DIR / MODEL_FILE
-    token, built = pickle.loads(model.read_bytes())
-    model.write_bytes(pickle.dumps(("another build's token", built)))
+    story = site / CACHE_DIR / STORY_FILE
+    if harm == "foreign":
+        (_token, model), rest = read_story(story)
+        write_story(story, [("another build's token", model), rest])
+    else:  # the model is whole (a body-only rebuild could patch it), the documents and fold are not
+        size = len(pickle.dumps(read_story(story)[0], protocol=pickle.HIGHEST_PROTOCOL))
+        story.write_bytes(story.read_bytes()[:size + 200])
     for counter in (2, 3):   # (statuses that differ from the article's)
         apply(site, edit, 1, counter)
         capsys.readouterr()
@@ -275,13 +295,39 @@ def test_a_state_without_its_model_renders_everything_again(tmp_path, capsys, ed
         line = capsys.readouterr().out
         pages = int(re.search(r"built (\d+) pages", line).group(1))
         rendered = int(re.search(r"\((\d+) rendered\)", line).group(1))
-        assert rendered == pages, line          # no model to compare with or patch
-        if model.exists():
-            model.unlink()                      # and next time none at all
+        if harm == "truncated" and edit == "append" and counter == 2:
+            assert rendered == 1, line            # the model alone serves a body-only rebuild
+        else:
+            assert rendered == pages, line        # no story to compare with or patch
+        if story.exists():
+            story.unlink()                        # and next time none at all
     shutil.copytree(site, cold / "site", ignore=shutil.ignore_patterns(CACHE_DIR))
     assert main(["build", "--site", str(cold / "site"), "--out", str(cold / "out"), "--quiet"]) == 0
     wait_for_state(cold / "site")
     assert tree(out) == tree(cold / "out")
+
+
+def test_a_front_matter_rebuild_parses_only_the_edited_files(tmp_path, capsys, monkeypatch) -> None:
+    """A CLI rebuild takes up the story where the last build left it (state.Story): the other
+    documents come with it, and only the pages depending on the edit are rendered."""
+    from generator import cache as cache_module
+    site, out = tmp_path / "site", tmp_path / "out"
+    shutil.copytree(HISTORY, site)
+    args = ["build", "--site", str(site), "--out", str(out)]
+    assert main(args) == 0
+    wait_for_state(site)
+    parsed = []
+    real = cache_module.parse_document
+    monkeypatch.setattr(cache_module, "parse_document", lambda kind, path, raw: parsed.append(path) or
+                        real(kind, path, raw))
+    edited = apply(site, "status", 1, 2)
+    capsys.readouterr()
+    assert main(args) == 0
+    wait_for_state(site)
+    line = capsys.readouterr().out
+    assert [site / p for p in parsed] == edited
+    pages = int(re.search(r"built (\d+) pages", line).group(1))
+    assert 0 < int(re.search(r"\((\d+) rendered\)", line).group(1)) < pages / 2, line
 
 
 def test_a_state_that_cannot_be_written_leaves_no_half_file(tmp_path, monkeypatch) -> None:
@@ -289,15 +335,22 @@ def test_a_state_that_cannot_be_written_leaves_no_half_file(tmp_path, monkeypatc
     from generator import state as state_module
     site, out = tmp_path / "site", tmp_path / "out"
     shutil.copytree(HISTORY, site)
-    engine = Engine(site, use_cache=False, parallel=False, keep_documents=False)
+    engine = Engine(site, use_cache=False, parallel=False)
     assert engine.build().ok
 
-    def full_disk(value, fh, protocol=None):
-        fh.write(b"half a pickle")
-        raise OSError(28, "No space left on device")
+    class FullDisk(pickle.Pickler):
+        def dump(self, value):
+            self.sink.write(b"half a pickle")
+            raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(state_module.pickle, "dump", full_disk)
-    built = state_module.BuildState("key", str(out), "token", engine.site, engine.plans, {}, {}, {}, ())
+    def full_disk(fh, protocol=None):
+        pickler = FullDisk(fh, protocol)
+        pickler.sink = fh
+        return pickler
+
+    monkeypatch.setattr(state_module.pickle, "Pickler", full_disk)
+    story = state_module.Story(engine.site, engine.documents, engine.fold)
+    built = state_module.BuildState("key", str(out), "token", story, engine.plans, {}, {}, {}, ())
     state_module.save_state(site, built)
     left = sorted(p.name for p in (site / CACHE_DIR).iterdir())
     assert not [name for name in left if name.startswith(".tmp-") or name.endswith("pickle")], left
