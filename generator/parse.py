@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +42,8 @@ class Document:
     """One file, parsed and checked on its own.
 
     `data` is the validated front matter (keys whose values were wrong are None or absent);
-    `marks` maps key paths such as ('proposals', 0, 'status') to their line and column in the
-    file (packed in one int: read them with `locate`), so later stages can point at the place
+    `marks` knows the line and column in the file of each key path such as
+    ('proposals', 0, 'status') (read them with `locate`), so later stages can point at the place
     of a mistake they find.
     """
 
@@ -55,7 +56,7 @@ class Document:
     # plain text as folded for matching (quotes.fold_text): (start, end), or None when it does
     # not; found here, in parallel and cached with the file, rather than keeping the text
     spans: dict[str, tuple[int, int] | None] = field(default_factory=dict)
-    marks: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    marks: Marks = field(default_factory=lambda: Marks.of({}))
     diagnostics: tuple[Diagnostic, ...] = ()
     digest: str = ""                     # of the file's bytes
     # of the front matter's text (all of an actor file or site.yaml): equal when an edit left
@@ -114,7 +115,7 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
                         else "site.yaml needs at least 'title:'")
         front, body, yaml_line, body_line = text, "", 0, 0
 
-    marks: dict[tuple, tuple[int, int]] = {}
+    marks: dict[tuple, int] = {}
     try:
         value = load_yaml(front, yaml_line, marks)
     except YamlProblem as exc:
@@ -132,7 +133,7 @@ def parse_document(kind: str, path: str, raw: bytes) -> Document:
     quotes = list(_quote_texts(data)) if kind == "article" else []
     text = fold_text(plain_text(body)) if body and quotes else ""
     spans = {quote: quote_span(quote, text) for quote in quotes}
-    return Document(kind, path, data, body, body_line, spans, marks,
+    return Document(kind, path, data, body, body_line, spans, Marks.of(marks),
                     tuple(problems), digest(raw), digest(front.encode()))
 
 
@@ -146,19 +147,80 @@ def _quote_texts(data: dict) -> Iterator[str]:
                 yield position["quote"]
 
 
-def _locate(marks: dict, path: tuple) -> tuple[int, int]:
+def _locate(marks: Mapping[tuple, int], path: tuple) -> tuple[int, int]:
     """The place of a key path in `marks`, or of its nearest parent that has one."""
     while path:
-        if path in marks:
-            return _unpack(marks[path])
+        packed = marks.get(path)
+        if packed is not None:
+            return _unpack(packed)
         path = path[:-1]
     return _unpack(marks.get((), _pack(1, 1)))
 
 
 # A document has a mark for every key and value, and a story has thousands of documents with
-# the same key paths: one tuple per path, and (line, column) packed in one int, make the marks
-# a third of their size in memory, in the parse cache and between processes.
+# the same key paths (a few hundred in all at 10,000 articles), mostly in the same order: one
+# tuple per path, and one Shape per sequence of paths, shared by every document that has it.
 _PATHS: dict[tuple, tuple] = {}
+_SHAPES: dict[tuple, Shape] = {}
+
+
+class Shape:
+    """The key paths of a document's front matter in order, shared by the documents written alike."""
+
+    __slots__ = ("paths", "_positions")
+
+    def __init__(self, paths: tuple[tuple, ...]):
+        self.paths = paths
+        self._positions: dict[tuple, int] | None = None   # made on first use, once per shape
+
+    def position(self, path: tuple) -> int | None:
+        if self._positions is None:
+            self._positions = {p: i for i, p in enumerate(self.paths)}
+        return self._positions.get(path)
+
+    def __reduce__(self):
+        return _shape, (self.paths,)   # shared again when unpickled (the cache, a worker's results)
+
+
+def _shape(paths: tuple[tuple, ...]) -> Shape:
+    shape = _SHAPES.get(paths)
+    if shape is None:
+        paths = tuple(_PATHS.setdefault(path, path) for path in paths)
+        shape = _SHAPES[paths] = Shape(paths)
+    return shape
+
+
+class Marks:
+    """A document's marks: its Shape and, in the same order, the places (line, column) packed.
+
+    Two objects rather than a dict of a hundred entries: a story's documents are unpickled
+    from the parse cache, the build's state and the parse workers' results, and a dict of
+    tuples and ints per document made most of their objects (a million ints at 10,000 articles).
+    """
+
+    __slots__ = ("shape", "places")
+
+    def __init__(self, shape: Shape, places: array):
+        self.shape, self.places = shape, places
+
+    @classmethod
+    def of(cls, marks: dict[tuple, int]) -> Marks:
+        return cls(_shape(tuple(marks)), array("Q", marks.values()))
+
+    def get(self, path: tuple, default: int | None = None) -> int | None:
+        position = self.shape.position(path)
+        return default if position is None else self.places[position]
+
+    def __reduce__(self):
+        return Marks, (self.shape, self.places)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Marks) and self.shape.paths == other.shape.paths and self.places == other.places
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Marks({len(self.places)} places)"
 
 
 def _pack(line: int, column: int) -> int:
@@ -192,7 +254,7 @@ class YamlProblem(Exception):
         self.message, self.line, self.column, self.hint = message, line, column, hint
 
 
-def load_yaml(text: str, line_offset: int, marks: dict) -> Any:
+def load_yaml(text: str, line_offset: int, marks: dict[tuple, int]) -> Any:
     """Compose YAML with the C loader and build plain values, recording where each key is."""
     loader = YamlLoader(text)
     try:
@@ -237,7 +299,7 @@ def load_yaml(text: str, line_offset: int, marks: dict) -> Any:
 class _Builder:
     """Turns composed nodes into dicts, lists and scalars, counting nodes against alias bombs."""
 
-    def __init__(self, line_offset: int, marks: dict):
+    def __init__(self, line_offset: int, marks: dict[tuple, int]):
         self.offset = line_offset
         self.marks = marks
         self.budget = MAX_YAML_NODES
@@ -248,7 +310,7 @@ class _Builder:
 
     def mark(self, path: tuple, node) -> None:
         if path not in self.marks:
-            self.marks[_PATHS.setdefault(path, path)] = _pack(*self.place(node))
+            self.marks[path] = _pack(*self.place(node))
 
     def build(self, node, path: tuple) -> Any:
         self.budget -= 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import pytest
 
@@ -64,6 +65,25 @@ def test_article_data_body_and_places() -> None:
     assert doc.locate(("proposals", 0, "positions", 0, "stance")) == (15, 17)
     assert doc.locate(("proposals", 0, "no-such-key")) == (10, 5)  # nearest parent
     assert doc.locate(()) == (2, 1)
+
+
+def test_documents_written_alike_share_one_shape_of_marks_also_after_pickling() -> None:
+    """A story's documents keep their marks as a shared Shape and packed places (parse.Marks):
+    pickled (the parse cache, the state, a worker's results) they come back shared, in place."""
+    doc = parse(ARTICLE)
+    alike = parse(ARTICLE.replace("title: Rutte in Kyiv", "title: Another title").replace("tags: ", "tags:   "))
+    other = parse(ARTICLE.replace("tags: [nato]\n", ""))
+    assert alike.marks.shape is doc.marks.shape and other.marks.shape is not doc.marks.shape
+    assert alike.locate(("title",)) == doc.locate(("title",)) and alike.marks != doc.marks
+    line, column = doc.locate(("tags", 0))
+    assert alike.locate(("tags", 0)) == (line, column + 2)
+    assert other.locate(("actors", 0)) == (5, 5)
+    copies = pickle.loads(pickle.dumps([doc, alike, other], protocol=pickle.HIGHEST_PROTOCOL))
+    assert copies == [doc, alike, other]
+    assert copies[0].marks.shape is doc.marks.shape and copies[2].marks.shape is other.marks.shape
+    for path in doc.marks.shape.paths + (("proposals", 0, "no-such-key"), ("nothing",)):
+        assert copies[0].locate(path) == doc.locate(path), path
+    assert copies[0].locate(("proposals", 0, "status")) == (12, 13)
 
 
 def test_quotes_are_found_in_the_folded_plain_text_of_the_body() -> None:
