@@ -6,17 +6,15 @@ only ever a shortcut: a missing, stale or unreadable cache means parsing again.
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from .load import Source
 from .parallel import in_background, map_forked, no_gc
 from .parse import Document, parse_document
+from .pickles import CACHE_DIR, dump
 
-CACHE_DIR = ".briefing-cache"
 CACHE_FILE = "documents.pickle"
 FORMAT_VERSION = 1  # bump when Document or parsing changes meaning
 
@@ -44,13 +42,8 @@ def load(site_dir: Path) -> dict[tuple[str, str], Document]:
 
 
 def save(site_dir: Path, documents: dict[tuple[str, str], Document]) -> None:
-    folder = site_dir / CACHE_DIR
     try:
-        folder.mkdir(exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh, no_gc():
-            pickle.dump((_code_version(), documents), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temp, folder / CACHE_FILE)
+        dump(site_dir, CACHE_FILE, (_code_version(), documents))
     except OSError:
         pass  # a read-only site still builds, just without the shortcut
 

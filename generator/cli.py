@@ -132,7 +132,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     site_dir = site_folder(args)
     started = time.perf_counter()
     base_url = check_base_url(args.base_url)
-    sources = read_sources(site_dir)
+    sources = read_sources(site_dir, stat_cache=True)
     options = ("build", args.drafts, base_url, args.strict, args.out)
     inputs = inputs_digest(site_dir, sources, options)
     read = time.perf_counter() - started

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import os
+import pickle
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ from .config import SITE_FILE, output_problem, site_config
 from .errors import ContentError, Diagnostic
 from .model import Site, SiteConfig
 from .parse import Document, digest, parse_document
+from .pickles import CACHE_DIR, dump
 from .resolve import resolve
 
 CONTENT_GLOBS = (("article", "content/articles", (".md", ".markdown")),
@@ -24,12 +27,24 @@ CONTENT_GLOBS = (("article", "content/articles", (".md", ".markdown")),
 class Source:
     kind: str       # 'site', 'article', 'actor' or 'page'
     path: str       # relative to the site folder, forward slashes
-    raw: bytes
+    content: bytes | None    # None: not read, as the stat cache vouched for `digest` (`raw` reads it)
     digest: str = ""   # parse.digest(raw): made once, compared by the caches and the freshness check
+    file: str = ""     # where `raw` reads the content from when it was not read
 
     def __post_init__(self):
         if not self.digest:
-            object.__setattr__(self, "digest", digest(self.raw))
+            object.__setattr__(self, "digest", digest(self.content))
+
+    @property
+    def raw(self) -> bytes:
+        """The file's bytes (read now if the stat cache spared reading them; empty if it is gone)."""
+        if self.content is not None:
+            return self.content
+        try:
+            with open(self.file, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return b""
 
 
 def kind_of(relative: str) -> str | None:
@@ -107,20 +122,65 @@ def read_source(site_dir: Path, relative: str) -> Source | None:
         return None
 
 
-def read_sources(site_dir: Path) -> list[Source]:
+def read_sources(site_dir: Path, *, stat_cache: bool = False) -> list[Source]:
+    """Every content file of the site, read and digested.
+
+    With `stat_cache` (a CLI build), a file whose size, times and inode are those recorded the
+    last time it was read is not read again: its recorded digest stands (git's index does the
+    same). At 10,000 articles reading and hashing is 0.3 s, asking for the 10,000 stats 0.03 s.
+    """
     if not (site_dir / SITE_FILE).is_file():
         raise ContentError(Diagnostic(
             SITE_FILE, 0, 0, f"no {SITE_FILE} in '{site_dir}'",
             "run briefing in a site folder, pass --site DIR, or create one with briefing init DIR"))
+    known = _load_stats(site_dir) if stat_cache else {}
+    seen: dict[str, tuple] = {}
     sources = []
     base = str(site_dir)
+    now = time.time_ns()
     for relative in source_paths(site_dir):  # already vetted: read without asking again
+        file = os.path.join(base, relative)
         try:
-            with open(os.path.join(base, relative), "rb") as fh:
-                sources.append(Source(kind_of(relative), relative, fh.read()))
+            if stat_cache:
+                info = os.stat(file)
+                stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+                entry = known.get(relative)
+                if entry is not None and entry[0] == stamp:
+                    sources.append(Source(kind_of(relative), relative, None, entry[1], file))
+                    seen[relative] = entry
+                    continue
+            with open(file, "rb") as fh:
+                source = Source(kind_of(relative), relative, fh.read())
+            sources.append(source)
+            # A file changed just before it was read might change again within the same tick of
+            # its clock, keeping its stamp: only a digest older than that is trusted next time.
+            if stat_cache and max(info.st_mtime_ns, info.st_ctime_ns) < now - RACY_NS:
+                seen[relative] = (stamp, source.digest)
         except OSError:
             pass
+    if stat_cache and seen != known:
+        _save_stats(site_dir, seen)
     return sources
+
+
+STATS_FILE = "source-stats.pickle"   # in the cache folder: path -> (stamp, digest)
+RACY_NS = 2_000_000_000              # a file's times can lag the clock by a tick: leave a margin
+
+
+def _load_stats(site_dir: Path) -> dict[str, tuple]:
+    try:
+        with open(site_dir / CACHE_DIR / STATS_FILE, "rb") as fh:
+            known = pickle.load(fh)
+        return known if isinstance(known, dict) else {}
+    except Exception:  # noqa: BLE001 - no cache, or an unreadable one: read every file
+        return {}
+
+
+def _save_stats(site_dir: Path, stats: dict[str, tuple]) -> None:
+    try:
+        dump(site_dir, STATS_FILE, stats)
+    except OSError:
+        pass  # a read-only site still builds, reading every file
 
 
 def parse_sources(sources: Iterable[Source]) -> list[Document]:

@@ -35,16 +35,15 @@ import os
 import pickle
 import secrets
 import signal
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .cache import CACHE_DIR
 from .errors import Diagnostic
 from .freshness import all_present
 from .model import Site
 from .parallel import no_gc
 from .parse import Document
+from .pickles import CACHE_DIR, dump
 from .plan import PagePlan
 from .resolve import Fold
 from .write import read_manifest, read_manifest_field
@@ -133,30 +132,13 @@ def _read_story(site_dir: Path, state: BuildState, count: int) -> list | None:
 
 
 def save_state(site_dir: Path, state: BuildState) -> None:
-    folder = site_dir / CACHE_DIR
+    story = state.story
     try:
-        folder.mkdir(exist_ok=True)
-        story = state.story
         # first: the state names the story's token
-        _dump(folder, STORY_FILE, (state.token, story.site), (story.documents, story.fold))
-        _dump(folder, STATE_FILE, replace(state, story=None, hashes={}))
+        dump(site_dir, STORY_FILE, (state.token, story.site), (story.documents, story.fold))
+        dump(site_dir, STATE_FILE, replace(state, story=None, hashes={}))
     except OSError:
         pass
-
-
-def _dump(folder: Path, name: str, *parts: object) -> None:
-    """Pickles `parts` into one file, one after another with one memo (read back with one Unpickler)."""
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh, no_gc():
-            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
-            for part in parts:
-                pickler.dump(part)
-        os.replace(temp, folder / name)
-    except BaseException:
-        with contextlib.suppress(OSError):   # a full disk: no half-written pickle left behind
-            os.unlink(temp)
-        raise
 
 
 def save_state_detached(site_dir: Path, state: BuildState) -> None:

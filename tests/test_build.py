@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from generator import load as load_module
 from generator.cli import main
 from generator.engine import Engine
 from generator.errors import ContentError
+from generator.load import read_sources
 from generator.write import (
     MANIFEST,
     STAGING,
@@ -310,6 +314,51 @@ def test_cache_is_used_and_invalidated_by_content(tmp_path):
     edit(article, "title:", "title: Changed —")
     changed = Engine(site).build()
     assert changed.files != first.files
+
+
+def test_the_stat_cache_reads_only_the_files_whose_stamp_changed(tmp_path, monkeypatch):
+    """read_sources(stat_cache=True): a file whose size, times and inode are as recorded is not
+    read again, its recorded digest stands; edited, added and deleted files are seen."""
+    monkeypatch.setattr(load_module, "RACY_NS", 0)   # written just now, yet trusted (see below)
+    site = copy_site("history", tmp_path)
+    first = read_sources(site, stat_cache=True)
+    assert all(s.content is not None for s in first)
+    again = {s.path: s for s in read_sources(site, stat_cache=True)}
+    assert all(s.content is None for s in again.values())
+    assert {p: s.digest for p, s in again.items()} == {s.path: s.digest for s in first}
+    assert all(again[s.path].raw == s.content for s in first)   # read when asked for
+    articles = sorted((site / "content" / "articles").glob("*.md"))
+    edit(articles[0], "title:", "title: Changed —")
+    articles[1].unlink()
+    (site / "content" / "articles" / "2030-01-01-new.md").write_text(articles[2].read_text())
+    later = {s.path: s for s in read_sources(site, stat_cache=True)}
+    read = sorted(p for p, s in later.items() if s.content is not None)
+    assert read == sorted(["content/articles/2030-01-01-new.md", articles[0].relative_to(site).as_posix()])
+    assert articles[1].relative_to(site).as_posix() not in later
+    assert later == {s.path: s for s in read_sources(site)} | {p: later[p] for p in later if p not in read}
+
+
+def test_a_file_changed_within_its_clock_tick_is_not_missed(tmp_path, monkeypatch):
+    """Two writes in one tick of the file system's clock, of the same size, leave the same stamp:
+    a digest is trusted only for a file whose times were older than RACY_NS when it was read."""
+    site = copy_site("history", tmp_path)
+    article = sorted((site / "content" / "articles").glob("*.md"))[0]
+    real_stat = os.stat
+
+    def frozen_stat(path, *args, **kwargs):   # the clock has not ticked since the first write
+        info = real_stat(path, *args, **kwargs)
+        if Path(path) != article:
+            return info
+        return SimpleNamespace(st_size=info.st_size, st_mtime_ns=stamp, st_ctime_ns=stamp, st_ino=1, st_dev=2)
+
+    stamp = time.time_ns()
+    monkeypatch.setattr(load_module.os, "stat", frozen_stat)
+    before = {s.path: s.digest for s in read_sources(site, stat_cache=True)}
+    text = article.read_text()
+    article.write_text(text[:-2] + ("x" if text[-2] != "x" else "y") + "\n")   # the same size
+    after = {s.path: s.digest for s in read_sources(site, stat_cache=True)}
+    key = article.relative_to(site).as_posix()
+    assert after[key] != before[key]
 
 
 def test_a_rebuild_with_nothing_changed_stops_early(tmp_path, capsys):
