@@ -180,7 +180,7 @@ class Engine:
         if documents.keys() != present.keys():
             return False  # cannot be (the story was resolved from previous.digests); but it would be wrong
         gc.freeze()  # long-lived from here on: see _run
-        self.documents, self.fold, self.site = documents, story.fold, story.site
+        self.documents, self.fold, self.site, self.feeds = documents, story.fold, story.site, story.feeds
         self.source_digests = {path: doc.digest for path, doc in documents.items()}
         self.front_digests = {path: doc.front_digest for path, doc in documents.items()}
         self.env, self.assets = None, None
@@ -380,10 +380,10 @@ class Engine:
             else:
                 old = self.site
                 dirty = None if everything or old is None else changed_deps(old, site)
-                del old
                 last = None if dirty is None else (self.plans, dirty)
                 plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps,
-                                                        last=last)}
+                                                        last=last, before=old)}
+                del old
         stale_templates = self._templates_using(self.changed_templates, {p.template for p in plans.values()})
         pages: dict[str, bytes] = {}
         todo: list[PagePlan] = []

@@ -207,4 +207,7 @@ def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
         if cache is not None:
             cache["sitemap.xml"] = (key, files["sitemap.xml"])
     files["robots.txt"] = robots(site, urls)
+    if cache is not None:   # feeds of actors or tags that are gone (the cache is kept with the story)
+        for path in set(cache) - set(files):
+            del cache[path]
     return files

@@ -79,17 +79,20 @@ class PagePlan:
 
 
 def plan_site(site: Site, *, per_page: int, fine: bool = True,
-              last: tuple[Mapping[str, PagePlan], frozenset[str]] | None = None) -> tuple[PagePlan, ...]:
+              last: tuple[Mapping[str, PagePlan], frozenset[str]] | None = None,
+              before: Site | None = None) -> tuple[PagePlan, ...]:
     """Every page of the site, in a fixed order, each with what it depends on.
 
     `fine`: the pages are rendered by the theme's templates (see the keys above). `last`: the
     last run's plans (by output) and the keys changed since (changed_deps): a briefing whose
     article is not among them keeps its plan, which is a function of the article alone (a CLI
-    rebuild's articles are new objects, equal to the last build's).
+    rebuild's articles are new objects, equal to the last build's). `before`: the model `last`'s
+    (fine) plans were made from: an entity page made from what it was made from keeps its plan
+    too, as it does within one process (a CLI rebuild that took up the last build's story).
     """
     if per_page < 1:
         raise ValueError("per_page must be at least 1")
-    plans = _plan(site, per_page, last)
+    plans = _plan(site, per_page, last, before if fine else None)
     return plans if fine else tuple(replace(p, deps=_coarse(p.deps)) for p in plans)
 
 
@@ -107,7 +110,7 @@ def _coarse(deps: frozenset[str]) -> frozenset[str]:
 
 
 def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozenset[str]] | None,
-          ) -> tuple[PagePlan, ...]:
+          before: Site | None) -> tuple[PagePlan, ...]:
     plans: list[PagePlan] = []
     plans.extend(_home_pages(site, per_page))
     global _briefing_plans
@@ -131,9 +134,13 @@ def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozens
             ("actor", sorted(site.actors), _actor_inputs, _actor_deps),
             ("proposal", sorted(site.proposals), lambda site, ident: site.proposals[ident], _proposal_deps),
             ("question", sorted(site.questions), lambda site, ident: site.questions[ident], _question_deps)):
+        earlier = {} if before is None or last is None else getattr(before, kind + "s")
         for ident in idents:
             made_from = inputs(site, ident)
             plan = known_entities.get((kind, ident))
+            if plan is None and ident in earlier:   # a new process: the last build's plan and what made it
+                old = last[0].get(output_file(page_path(kind, ident)))
+                plan = None if old is None else (inputs(before, ident), old)
             if plan is None or plan[0] is not made_from and plan[0] != made_from:
                 plan = (made_from, _page(kind, ident, deps(site, ident)))
             _entity_plans[kind, ident] = plan
@@ -312,19 +319,20 @@ def _proposals_with_stance(site: Site, actor: str) -> list[str]:
     return _stance_index(site).get(actor, [])
 
 
-_stance_cache: tuple[Site, dict[str, list[str]]] | None = None
+_stance_cache: list[tuple[Site, dict[str, list[str]]]] = []   # the last two models' (plan_site's `before`)
 
 
 def _stance_index(site: Site) -> dict[str, list[str]]:
     """Actor id -> the proposals it took a stance on or proposed, built once per model."""
-    global _stance_cache
-    if _stance_cache is None or _stance_cache[0] is not site:
-        index: dict[str, list[str]] = {}
-        for pid, proposal in site.proposals.items():
-            for actor in dict.fromkeys([h.actor for h in proposal.stances] + list(proposal.proposed_by)):
-                index.setdefault(actor, []).append(pid)
-        _stance_cache = (site, index)
-    return _stance_cache[1]
+    for made_for, index in _stance_cache:
+        if made_for is site:
+            return index
+    index = {}
+    for pid, proposal in site.proposals.items():
+        for actor in dict.fromkeys([h.actor for h in proposal.stances] + list(proposal.proposed_by)):
+            index.setdefault(actor, []).append(pid)
+    _stance_cache[:] = [*_stance_cache[-1:], (site, index)]
+    return index
 
 
 _keys: dict[str, dict[str, str]] = {}   # kind -> id -> 'kind:id', see _entity_keys

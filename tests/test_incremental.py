@@ -256,7 +256,7 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
 
 
 def read_story(path: Path) -> list:
-    """The parts of a story file (state.py): (token, model), then (documents, fold)."""
+    """The parts of a story file (state.py): (token, model), then (documents, fold, feeds)."""
     with open(path, "rb") as fh:
         unpickler = pickle.Unpickler(fh)
         return [unpickler.load(), unpickler.load()]
@@ -307,27 +307,58 @@ def test_a_state_without_its_story_renders_everything_again(tmp_path, capsys, ed
     assert tree(out) == tree(cold / "out")
 
 
-def test_a_front_matter_rebuild_parses_only_the_edited_files(tmp_path, capsys, monkeypatch) -> None:
+def test_a_front_matter_rebuild_redoes_only_what_the_edit_touched(tmp_path, capsys, monkeypatch) -> None:
     """A CLI rebuild takes up the story where the last build left it (state.Story): the other
-    documents come with it, and only the pages depending on the edit are rendered."""
+    documents come with it, and only the pages, entity plans and feeds depending on the edit are
+    made again."""
     from generator import cache as cache_module
+    from generator import extras as extras_module
+    from generator import plan as plan_module
     site, out = tmp_path / "site", tmp_path / "out"
     shutil.copytree(HISTORY, site)
     args = ["build", "--site", str(site), "--out", str(out)]
+    made: dict[str, list] = {"parse": [], "feed": [], "actor plan": []}
+
+    def counting(real, kind: str):
+        def counted(*args):
+            made[kind].append(args[2] if kind == "feed" else args[1])   # a feed's path, a file's, an actor's id
+            return real(*args)
+        return counted
+
+    for module, name, kind in ((cache_module, "parse_document", "parse"), (extras_module, "atom_feed", "feed"),
+                               (plan_module, "_actor_deps", "actor plan")):
+        monkeypatch.setattr(module, name, counting(getattr(module, name), kind))
+
+    def new_process() -> None:   # no plans remembered from earlier builds in this one (plan.py's memos)
+        monkeypatch.setattr(plan_module, "_entity_plans", {})
+        monkeypatch.setattr(plan_module, "_briefing_plans", {})
+
+    new_process()
     assert main(args) == 0
     wait_for_state(site)
-    parsed = []
-    real = cache_module.parse_document
-    monkeypatch.setattr(cache_module, "parse_document", lambda kind, path, raw: parsed.append(path) or
-                        real(kind, path, raw))
-    edited = apply(site, "status", 1, 2)
+    everything = {kind: len(done) for kind, done in made.items()}
+    def feeds() -> dict[str, tuple]:
+        engine = Engine(site, use_cache=False, parallel=False)
+        assert engine.build().ok
+        return {path: shown[:extras_module.FEED_ENTRIES]
+                for path, (_title, _page, shown) in extras_module.feed_paths(engine.site).items()}
+
+    before = feeds()
+    for done in made.values():
+        done.clear()
+    new_process()
+    edited = apply(site, "summary", 0, 2)   # the first briefing's, shown in 6 of the 9 feeds
     capsys.readouterr()
     assert main(args) == 0
     wait_for_state(site)
     line = capsys.readouterr().out
+    parsed, remade, planned = list(made["parse"]), sorted(made["feed"]), list(made["actor plan"])
     assert [site / p for p in parsed] == edited
     pages = int(re.search(r"built (\d+) pages", line).group(1))
     assert 0 < int(re.search(r"\((\d+) rendered\)", line).group(1)) < pages / 2, line
+    changed = sorted(path for path, shown in feeds().items() if shown != before.get(path))
+    assert remade == changed and 0 < len(changed) < everything["feed"], remade
+    assert len(planned) < everything["actor plan"] / 2, (planned, everything)
 
 
 def test_a_state_that_cannot_be_written_leaves_no_half_file(tmp_path, monkeypatch) -> None:
@@ -349,7 +380,7 @@ def test_a_state_that_cannot_be_written_leaves_no_half_file(tmp_path, monkeypatc
         return pickler
 
     monkeypatch.setattr(state_module.pickle, "Pickler", full_disk)
-    story = state_module.Story(engine.site, engine.documents, engine.fold)
+    story = state_module.Story(engine.site, engine.documents, engine.fold, engine.feeds)
     built = state_module.BuildState("key", str(out), "token", story, engine.plans, {}, {}, {}, ())
     state_module.save_state(site, built)
     left = sorted(p.name for p in (site / CACHE_DIR).iterdir())
@@ -471,6 +502,33 @@ def test_an_actor_page_follows_a_stance_or_status_reported_without_listing_the_a
     assert result.ok and cold.ok
     assert result.files["actors/ben/index.html"] == cold.files["actors/ben/index.html"]
     assert "actors/ben/index.html" in result.changed
+
+
+def test_a_cli_rebuild_follows_an_actor_page_that_starts_to_show_a_proposal(make_site, tmp_path) -> None:
+    """An actor page's plan is taken over from the last build only when what it is made from is
+    unchanged (plan_site's `before`): once Cara takes a stance, her page follows the proposal."""
+    files = dict(UNLISTED)
+    files["content/actors/cara.yaml"] = "name: Cara Example\n"
+    second = "content/articles/2025-01-02-second.md"
+    steps = [UNLISTED[second].format(status="proposed", stance="supports"),
+             UNLISTED[second].format(status="proposed", stance="supports") .replace(
+                 "---\nMore", "      - actor: cara\n        stance: opposes\n---\nMore"),
+             UNLISTED[second].format(status="stalled", stance="supports").replace(
+                 "---\nMore", "      - actor: cara\n        stance: opposes\n---\nMore")]
+    site = make_site({**files, second: steps[0]})
+    out = tmp_path / "out"
+    try:
+        for number, text in enumerate(steps):
+            (site / second).write_text(text)
+            assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+            wait_for_state(site)
+            cold = make_site({**files, second: text})
+            assert main(["build", "--site", str(cold), "--out", str(tmp_path / f"cold{number}"), "--quiet"]) == 0
+            wait_for_state(cold)
+            assert tree(out) == tree(tmp_path / f"cold{number}"), number
+        assert b"stalled" in (out / "actors" / "cara" / "index.html").read_bytes().lower()
+    finally:
+        wait_for_state(site)
 
 
 def _story(first_stance: str, title: str, late_title: str = "") -> dict[str, str]:
