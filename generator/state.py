@@ -13,7 +13,7 @@ static files and generator code, and when the output folder was last written by 
 that used it (the manifest names the state's token) and still holds every file it wrote;
 otherwise the build renders everything.
 
-It is two files: the state proper, and the story (the larger part: 100 MB at 10,000 articles),
+It is two files: the state proper, and the story (the larger part: 110 MB at 10,000 articles),
 read only when the build needs it. The story's file is one pickle stream of two parts sharing
 one memo: the model first, then the documents, the fold and the feeds made from the model
 (so that only the feeds an edit changed are made again), which refer to the model's objects
@@ -21,11 +21,11 @@ one memo: the model first, then the documents, the fold and the feeds made from 
 reads the first part alone.
 
 The state is written after the build's output, by a detached process that holds the state's
-lock (`save_state_detached`): at 10,000 articles pickling it takes about a second the user need
-not wait for, as git leaves its auto-gc running. The next build takes the lock before reading
+lock (`save_state_detached`): at 10,000 articles pickling it takes about two seconds the user
+need not wait for, as git leaves its auto-gc running. The next build takes the lock before reading
 the state, so it waits for a writer still at work instead of missing the state.
 
-A body-only rebuild leaves the state as it is (writing 100 MB for one changed paragraph
+A body-only rebuild leaves the state as it is (writing 120 MB for one changed paragraph
 would cost more than the build), so the sources may have moved on from `digests`; the next
 build compares against the state again and re-checks those files, until it writes a new one.
 """
