@@ -209,6 +209,23 @@ def sitemap_entries(files: Mapping[str, bytes]) -> dict[str, str | None]:
     return found
 
 
+def test_the_feed_cache_keeps_only_the_feeds_the_site_still_has(tmp_path: Path):
+    """The engine's feed cache is kept with the build's story (state.py): a feed whose actor or
+    proposal is gone leaves it, so it does not grow with every entity that ever was."""
+    site = tmp_path / "site"
+    shutil.copytree(Path(__file__).resolve().parent / "sites" / "history", site)
+    engine = Engine(site, use_cache=False, parallel=False)
+    assert engine.build().ok
+    feeds = {path for path in engine.files if path.endswith("feed.xml")}
+    assert set(engine.feeds) - {"sitemap.xml"} == feeds
+    engine.feeds["actors/no-longer-here/feed.xml"] = ((), b"<feed/>")
+    article = next((site / "content" / "articles").glob("*.md"))
+    article.write_text(article.read_text().replace("title:", "title: Retitled —", 1))
+    result = engine.update([article])
+    assert result.ok and "actors/no-longer-here/feed.xml" not in engine.feeds
+    assert set(engine.feeds) - {"sitemap.xml"} == {path for path in result.files if path.endswith("feed.xml")}
+
+
 def test_the_sitemap_validates_against_the_sitemaps_org_schema(history):
     if not SITEMAP_XSD.is_file():
         pytest.skip(f"no sitemaps.org schema at {SITEMAP_XSD} (the shared/ folder beside the repository)")
