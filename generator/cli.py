@@ -176,8 +176,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not engine.reused_state:
         # after the output: a state whose token the manifest does not name is never used, and the
         # next build waits for the writer (state.py)
-        story = Story(engine.site, engine.documents, engine.fold, engine.feeds)
-        state = BuildState(setup, str(out.resolve()), token, story, engine.plans, dict(engine.assets.names),
+        story = Story(engine.site, engine.documents, engine.fold, engine.feeds, engine.plans)
+        state = BuildState(setup, str(out.resolve()), token, story, dict(engine.assets.names),
                            engine.source_digests, engine.front_digests, result.diagnostics)
         save_state_detached(site_dir, state)
     if args.timings:

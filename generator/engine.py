@@ -29,7 +29,7 @@ from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
 from .parallel import map_forked, no_gc
 from .parse import Document, parse_document
-from .plan import PagePlan, changed_deps, plan_site
+from .plan import PagePlan, briefing_plan, changed_deps, plan_site
 from .render import make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
 from .state import BuildState, load_model, load_story
@@ -157,7 +157,7 @@ class Engine:
         self.env, self.assets, self.fold, self.site = None, None, None, None
         try:
             if previous is not None:  # no story to compare with: every page is rendered again
-                self.plans, self.pages = previous.plans, {}
+                self.plans, self.pages = {}, {}
                 self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
             return self._run(started, everything=True)
         finally:
@@ -184,7 +184,7 @@ class Engine:
         self.source_digests = {path: doc.digest for path, doc in documents.items()}
         self.front_digests = {path: doc.front_digest for path, doc in documents.items()}
         self.env, self.assets = None, None
-        self.plans, self.pages = previous.plans, {}
+        self.plans, self.pages = story.plans, {}
         self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
         return True
 
@@ -290,7 +290,7 @@ class Engine:
         if dict(assets.names) != previous.asset_names:
             return None  # cannot be, as the state is made for these static files; but pages link them
         site, slugs = patched
-        self.site, self.plans, self.assets = site, previous.plans, assets
+        self.site, self.plans, self.assets = site, {}, assets   # (_render_briefings plans its pages)
         self.diagnostics, self.last_ok = previous.diagnostics, True
         self.source_digests = {**previous.digests, **{d.path: d.digest for d in documents}}
         self.front_digests = previous.fronts
@@ -308,8 +308,13 @@ class Engine:
 
     def _render_briefings(self, site: Site, slugs: Iterable[str]) -> dict[str, bytes]:
         urls = Urls(site.config.base_path)
-        outputs = [output_file(page_path("briefing", slug)) for slug in slugs]
-        return {output: render_page(self.env, site, self.plans[output], urls, self.assets) for output in outputs}
+        pages = {}
+        for slug in slugs:
+            output = output_file(page_path("briefing", slug))
+            # a CLI body-only rebuild has no plans at hand (they are in the story's second part)
+            plan = self.plans.get(output) or briefing_plan(site, site.by_slug[slug])
+            pages[output] = render_page(self.env, site, plan, urls, self.assets)
+        return pages
 
     # ------------------------------------------------------------------ stages
     def _bytecode_dir(self) -> Path | None:

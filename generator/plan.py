@@ -123,7 +123,7 @@ def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozens
             old = None
             if last is not None and "article:" + article.slug not in last[1]:
                 old = last[0].get(output_file(page_path("briefing", article.slug)))
-            plan = (article, old or _page("briefing", article.slug, _briefing_deps(site, article)))
+            plan = (article, old or briefing_plan(site, article))
         _briefing_plans[id(article)] = plan
         plans.append(plan[1])
     # an entity page's plan is a function of what it is made from: a preview re-plans the few an
@@ -163,6 +163,11 @@ def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozens
 
 
 _briefing_plans: dict[int, tuple[Article, PagePlan]] = {}   # id(article) -> (article, its plan), last plan_site
+
+
+def briefing_plan(site: Site, article: Article) -> PagePlan:
+    """A briefing's plan, with its fine dependencies: a function of its article alone."""
+    return _page("briefing", article.slug, _briefing_deps(site, article))
 _entity_plans: dict[tuple[str, str], tuple[object, PagePlan]] = {}  # (kind, id) -> (what it was made from, plan)
 
 

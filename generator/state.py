@@ -15,10 +15,10 @@ otherwise the build renders everything.
 
 It is two files: the state proper, and the story (the larger part: 110 MB at 10,000 articles),
 read only when the build needs it. The story's file is one pickle stream of two parts sharing
-one memo: the model first, then the documents, the fold and the feeds made from the model
-(so that only the feeds an edit changed are made again), which refer to the model's objects
-(the articles' text and titles, the entities) rather than repeat them. A body-only rebuild
-reads the first part alone.
+one memo: the model first, then the documents, the fold, the feeds made from the model (so
+that only the feeds an edit changed are made again) and the pages' plans, which refer to the
+model's objects (the articles' text and titles, the entities) rather than repeat them. A
+body-only rebuild reads the first part alone: it plans the briefings it renders itself.
 
 The state is written after the build's output, by a detached process that holds the state's
 lock (`save_state_detached`): at 10,000 articles pickling it takes about two seconds the user
@@ -50,7 +50,7 @@ from .resolve import Fold
 from .write import read_manifest, read_manifest_field
 
 STATE_FILE = "build-state.pickle"    # the BuildState without its model
-STORY_FILE = "build-story.pickle"    # (token, model), then (documents, fold, feeds): see above
+STORY_FILE = "build-story.pickle"    # (token, model), then (documents, fold, feeds, plans): see above
 LOCK_FILE = "build-state.lock"   # held by the state's writer, and by a build while it reads the state
 
 
@@ -62,6 +62,7 @@ class Story:
     documents: dict[str, Document]          # by site-relative path
     fold: Fold                              # fold.site is `site`; its entries hold `documents`
     feeds: dict[str, tuple[tuple, bytes]]   # extras.extra_files' cache: unchanged feeds are not made again
+    plans: dict[str, PagePlan]              # by output path, as plan_site made them from `site`
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,6 @@ class BuildState:
     token: str                              # recorded in the manifest of every build that used it
     # None as loaded: it is in a file of its own (load_model, load_story), read when needed
     story: Story | None
-    plans: dict[str, PagePlan]
     asset_names: dict[str, str]
     digests: dict[str, str]                 # source path -> content digest, as the story was resolved
     fronts: dict[str, str]                  # source path -> digest of its front matter
@@ -113,10 +113,10 @@ def load_story(site_dir: Path, state: BuildState) -> Story | None:
     parts = _read_story(site_dir, state, 2)
     if parts is None:
         return None
-    site, (documents, fold, feeds) = parts
+    site, (documents, fold, feeds, plans) = parts
     if not isinstance(documents, dict) or not isinstance(fold, Fold) or fold.site is not site:
         return None
-    return Story(site, documents, fold, feeds)
+    return Story(site, documents, fold, feeds, plans)
 
 
 def _read_story(site_dir: Path, state: BuildState, count: int) -> list | None:
@@ -137,7 +137,8 @@ def save_state(site_dir: Path, state: BuildState) -> None:
     story = state.story
     try:
         # first: the state names the story's token
-        dump(site_dir, STORY_FILE, (state.token, story.site), (story.documents, story.fold, story.feeds))
+        dump(site_dir, STORY_FILE, (state.token, story.site),
+             (story.documents, story.fold, story.feeds, story.plans))
         dump(site_dir, STATE_FILE, replace(state, story=None, hashes={}))
     except OSError:
         pass

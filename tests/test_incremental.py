@@ -256,7 +256,7 @@ def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tm
 
 
 def read_story(path: Path) -> list:
-    """The parts of a story file (state.py): (token, model), then (documents, fold, feeds)."""
+    """The parts of a story file (state.py): (token, model), then (documents, fold, feeds, plans)."""
     with open(path, "rb") as fh:
         unpickler = pickle.Unpickler(fh)
         return [unpickler.load(), unpickler.load()]
@@ -380,8 +380,8 @@ def test_a_state_that_cannot_be_written_leaves_no_half_file(tmp_path, monkeypatc
         return pickler
 
     monkeypatch.setattr(state_module.pickle, "Pickler", full_disk)
-    story = state_module.Story(engine.site, engine.documents, engine.fold, engine.feeds)
-    built = state_module.BuildState("key", str(out), "token", story, engine.plans, {}, {}, {}, ())
+    story = state_module.Story(engine.site, engine.documents, engine.fold, engine.feeds, engine.plans)
+    built = state_module.BuildState("key", str(out), "token", story, {}, {}, {}, ())
     state_module.save_state(site, built)
     left = sorted(p.name for p in (site / CACHE_DIR).iterdir())
     assert not [name for name in left if name.startswith(".tmp-") or name.endswith("pickle")], left
