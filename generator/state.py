@@ -13,7 +13,7 @@ static files and generator code, and when the output folder was last written by 
 that used it (the manifest names the state's token) and still holds every file it wrote;
 otherwise the build renders everything.
 
-It is two files: the state proper, and the story (the larger part: 110 MB at 10,000 articles),
+It is two files: the state proper, and the story (nearly all of it: 120 MB at 10,000 articles),
 read only when the build needs it. The story's file is one pickle stream of two parts sharing
 one memo: the model first, then the documents, the fold, the feeds made from the model (so
 that only the feeds an edit changed are made again) and the pages' plans, which refer to the
