@@ -6,14 +6,13 @@ only ever a shortcut: a missing, stale or unreadable cache means parsing again.
 """
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 
+from . import pickles
 from .load import Source
 from .parallel import in_background, map_forked, no_gc
 from .parse import Document, parse_document
-from .pickles import CACHE_DIR, dump
 
 CACHE_FILE = "documents.pickle"
 FORMAT_VERSION = 1  # bump when Document or parsing changes meaning
@@ -33,17 +32,15 @@ def _code_version() -> str:
 
 
 def load(site_dir: Path) -> dict[tuple[str, str], Document]:
-    try:
-        with open(site_dir / CACHE_DIR / CACHE_FILE, "rb") as fh, no_gc(keep=True):
-            version, documents = pickle.load(fh)
-        return documents if version == _code_version() else {}
-    except Exception:  # noqa: BLE001 - any unreadable cache is simply no cache
-        return {}
+    cached = pickles.load(site_dir, CACHE_FILE)
+    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == _code_version():
+        return cached[1]
+    return {}
 
 
 def save(site_dir: Path, documents: dict[tuple[str, str], Document]) -> None:
     try:
-        dump(site_dir, CACHE_FILE, (_code_version(), documents))
+        pickles.dump(site_dir, CACHE_FILE, (_code_version(), documents))
     except OSError:
         pass  # a read-only site still builds, just without the shortcut
 

@@ -29,6 +29,7 @@ from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
 from .parallel import map_forked, no_gc
 from .parse import Document, parse_document
+from .pickles import CACHE_DIR
 from .plan import PagePlan, briefing_plan, changed_deps, plan_site
 from .render import make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
@@ -149,12 +150,9 @@ class Engine:
         with self._timed("parse"):
             documents, cache_written = parse_cache.parse_all(self.site_dir, sources, use_cache=self.use_cache,
                                                              fork=self.parallel)
-            self.documents = {d.path: d for d in documents}
+            self._adopt({d.path: d for d in documents})
         del documents, sources  # parsed: let go of the bytes
-        gc.freeze()  # long-lived from here on: see _run
-        self.source_digests = {d.path: d.digest for d in self.documents.values()}
-        self.front_digests = {d.path: d.front_digest for d in self.documents.values()}
-        self.env, self.assets, self.fold, self.site = None, None, None, None
+        self.fold, self.site = None, None
         try:
             if previous is not None:  # no story to compare with: every page is rendered again
                 self.plans, self.pages = {}, {}
@@ -179,14 +177,20 @@ class Engine:
                 documents.update((doc.path, doc) for doc in parse_cache.parse_sources(edited, fork=self.parallel))
         if documents.keys() != present.keys():
             return False  # cannot be (the story was resolved from previous.digests); but it would be wrong
-        gc.freeze()  # long-lived from here on: see _run
-        self.documents, self.fold, self.site, self.feeds = documents, story.fold, story.site, story.feeds
-        self.source_digests = {path: doc.digest for path, doc in documents.items()}
-        self.front_digests = {path: doc.front_digest for path, doc in documents.items()}
-        self.env, self.assets = None, None
+        self._adopt(documents)
+        self.fold, self.site, self.feeds = story.fold, story.site, story.feeds
         self.plans, self.pages = story.plans, {}
         self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
         return True
+
+    def _adopt(self, documents: dict[str, Document]) -> None:
+        """The whole site's documents (by path), as a build starts on them: they are long-lived
+        from here on (see _run), and the next CLI build's state records what they were made from."""
+        self.documents = documents
+        gc.freeze()
+        self.source_digests = {path: doc.digest for path, doc in documents.items()}
+        self.front_digests = {path: doc.front_digest for path, doc in documents.items()}
+        self.env, self.assets = None, None
 
     def update(self, paths: Iterable[Path]) -> BuildResult:
         """Run again after these files changed, appeared or disappeared."""
@@ -318,7 +322,7 @@ class Engine:
 
     # ------------------------------------------------------------------ stages
     def _bytecode_dir(self) -> Path | None:
-        return self.site_dir / parse_cache.CACHE_DIR / "templates" if self.use_cache else None
+        return self.site_dir / CACHE_DIR / "templates" if self.use_cache else None
 
     def _run(self, started: float, *, everything: bool, same_model: bool = False) -> BuildResult:
         """Resolve, plan and render; with `same_model`, only render again (templates or static changed)."""

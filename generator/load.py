@@ -5,17 +5,16 @@
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import pickles
 from .config import SITE_FILE, output_problem, site_config
 from .errors import ContentError, Diagnostic
 from .model import Site, SiteConfig
 from .parse import Document, digest, parse_document
-from .pickles import CACHE_DIR, dump
 from .resolve import resolve
 
 CONTENT_GLOBS = (("article", "content/articles", (".md", ".markdown")),
@@ -168,17 +167,13 @@ RACY_NS = 2_000_000_000              # a file's times can lag the clock by a tic
 
 
 def _load_stats(site_dir: Path) -> dict[str, tuple]:
-    try:
-        with open(site_dir / CACHE_DIR / STATS_FILE, "rb") as fh:
-            known = pickle.load(fh)
-        return known if isinstance(known, dict) else {}
-    except Exception:  # noqa: BLE001 - no cache, or an unreadable one: read every file
-        return {}
+    known = pickles.load(site_dir, STATS_FILE)
+    return known if isinstance(known, dict) else {}   # none: every file is read
 
 
 def _save_stats(site_dir: Path, stats: dict[str, tuple]) -> None:
     try:
-        dump(site_dir, STATS_FILE, stats)
+        pickles.dump(site_dir, STATS_FILE, stats)
     except OSError:
         pass  # a read-only site still builds, reading every file
 

@@ -16,6 +16,15 @@ from .parallel import no_gc
 CACHE_DIR = ".briefing-cache"
 
 
+def load(site_dir: Path, name: str) -> object | None:
+    """The cache folder's pickle `name` (its first part), or None when it is missing or unreadable."""
+    try:
+        with open(site_dir / CACHE_DIR / name, "rb") as fh, no_gc(keep=True):
+            return pickle.load(fh)
+    except Exception:  # noqa: BLE001 - an unreadable shortcut is simply no shortcut
+        return None
+
+
 def dump(site_dir: Path, name: str, *parts: object) -> None:
     """Pickle `parts` into the cache folder's file `name`, replacing it at once.
 

@@ -163,12 +163,12 @@ def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozens
 
 
 _briefing_plans: dict[int, tuple[Article, PagePlan]] = {}   # id(article) -> (article, its plan), last plan_site
+_entity_plans: dict[tuple[str, str], tuple[object, PagePlan]] = {}  # (kind, id) -> (what it was made from, plan)
 
 
 def briefing_plan(site: Site, article: Article) -> PagePlan:
     """A briefing's plan, with its fine dependencies: a function of its article alone."""
     return _page("briefing", article.slug, _briefing_deps(site, article))
-_entity_plans: dict[tuple[str, str], tuple[object, PagePlan]] = {}  # (kind, id) -> (what it was made from, plan)
 
 
 def _page(kind: str, key: str, deps: Iterable[str], *, items: tuple[str, ...] = ()) -> PagePlan:

@@ -49,7 +49,7 @@ from .plan import PagePlan
 from .resolve import Fold
 from .write import read_manifest, read_manifest_field
 
-STATE_FILE = "build-state.pickle"    # the BuildState without its model
+STATE_FILE = "build-state.pickle"    # the BuildState without its story
 STORY_FILE = "build-story.pickle"    # (token, model), then (documents, fold, feeds, plans): see above
 LOCK_FILE = "build-state.lock"   # held by the state's writer, and by a build while it reads the state
 

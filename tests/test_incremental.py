@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 
 from generator import engine as engine_module
 from generator import resolve as resolve_module
-from generator.cache import CACHE_DIR
 from generator.cli import main
 from generator.engine import Engine
 from generator.errors import Diagnostic
 from generator.load import configure, read_source, read_sources
 from generator.model import STANCES, STATUSES
 from generator.parse import parse_document
+from generator.pickles import CACHE_DIR
 from generator.resolve import resolve, resolve_again
 from generator.state import LOCK_FILE, STATE_FILE, STORY_FILE, wait_for_state
 from generator.write import MANIFEST
