@@ -19,17 +19,33 @@ CONFIDENCES = ("high", "moderate", "low")
 
 
 def pickled_by_fields(cls: type) -> type:
-    """Make instances pickle as `cls(*values)`.
+    """Make instances of a frozen slotted dataclass quick to unpickle: from their field values.
 
-    The default for a frozen slotted dataclass runs a Python `__setstate__` that sets each
-    field through `object.__setattr__`; calling the class is about twice as fast to load, which
-    matters for the build state (state.py) holding a few hundred thousand of these.
+    The default runs a Python `__setstate__` that sets each field through `object.__setattr__`,
+    and calling the class runs its frozen `__init__`, which does the same; both cost about a
+    microsecond per object, and the build's story (state.py) holds 300,000 of them at 10,000
+    articles. So an instance is pickled as a call of `cls._Loader`: a plain class with the same
+    slots, whose `__init__` stores the values as any mutable object does and then makes the
+    new object a `cls` (same slots, so CPython allows the switch). It loads in a third of the time,
+    and what it loads is an ordinary, frozen `cls`.
     """
-    values = operator.attrgetter(*(f.name for f in fields(cls)))
-    if len(fields(cls)) == 1:
-        cls.__reduce__ = lambda self: (cls, (values(self),))
+    names = tuple(f.name for f in fields(cls))
+    if getattr(cls, "__slots__", None) != names or not cls.__dataclass_params__.frozen:
+        raise TypeError(f"{cls.__name__}: pickled_by_fields needs a frozen dataclass with slots=True")
+    arguments = ", ".join(names)
+    source = (f"def __init__(self, {arguments}):\n"
+              + "".join(f"    self.{name} = {name}\n" for name in names)
+              + "    self.__class__ = target\n")
+    namespace: dict[str, object] = {"target": cls}
+    exec(source, namespace)  # noqa: S102 - field names only, as dataclasses itself does
+    cls._Loader = type(cls.__name__, (), {"__slots__": names, "__init__": namespace["__init__"],
+                                          "__module__": cls.__module__,
+                                          "__qualname__": f"{cls.__qualname__}._Loader"})
+    values = operator.attrgetter(*names)
+    if len(names) == 1:
+        cls.__reduce__ = lambda self: (cls._Loader, (values(self),))
     else:
-        cls.__reduce__ = lambda self: (cls, values(self))
+        cls.__reduce__ = lambda self: (cls._Loader, values(self))
     return cls
 
 
