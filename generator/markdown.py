@@ -282,7 +282,8 @@ def _mark_quotes(tokens: list[Token], anchors: dict[str, str]) -> None:
                 pieces.append(" ")
                 offset += 1
         joined = "".join(pieces)
-        if not any(quote in fold(joined) for quote in pending):
+        folded_block = fold(joined)   # once per block, not once per pending quote
+        if not any(quote in folded_block for quote in pending):
             continue
         folded, original = fold_with_map(joined)
         found: list[tuple[int, int, str]] = []   # (start, end, anchor) in the block's text

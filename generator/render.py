@@ -199,6 +199,7 @@ class View:
         self._held: dict[str, dict[int, dict[str, str]]] = {}   # see _stances_held
         self._by_actor: dict[str, list] | None = None              # see stances_of
         self._seen: dict[tuple[str, str], int] = {}                # see _last_seen
+        self._ranks: dict[str, dict[str, int]] = {}                # see stance_table
         self.by_slug = site.by_slug or {a.slug: a for a in site.articles}
 
     def article(self, slug: str) -> Article:
@@ -247,7 +248,9 @@ class View:
         and whether any listed row has a condition (the table then has that column)."""
         held = self._stances_held(proposal).get(self.order.get(article.slug, -1))
         new = [StanceRow(p, True) for u in article.proposals if u.proposal == proposal for p in u.positions]
-        rank = {h.actor: i for i, h in enumerate(self.site.proposals[proposal].stances)}
+        rank = self._ranks.get(proposal)
+        if rank is None:   # once per proposal, not per briefing that reports it
+            rank = self._ranks[proposal] = {h.actor: i for i, h in enumerate(self.site.proposals[proposal].stances)}
         new = sorted({row.position.actor: row for row in new}.values(),   # an actor's last word here,
                      key=lambda row: rank[row.position.actor])              # in the matrix's order
         if held is None or len(held) - len(new) <= carried_limit:
@@ -256,7 +259,8 @@ class View:
         carried = dict(held)
         for row in new:
             carried.pop(row.position.actor, None)
-        counts = [(stance, n) for stance in STANCES if (n := sum(1 for s in carried.values() if s == stance))]
+        tally = collections.Counter(carried.values())
+        counts = [(stance, tally[stance]) for stance in STANCES if tally[stance]]
         return new, counts, any(r.position.condition for r in new)
 
     def _stances_held(self, proposal: str) -> dict[int, dict[str, str]]:
@@ -401,7 +405,16 @@ class Binding:
         return link
 
     def actor_list(self, idents, at: Article | None = None) -> Markup:
-        return Markup(", ").join(self.actor_link(i, at) for i in idents)
+        # A proposal's proposers are listed in every briefing that reports it, the same tuple
+        # until they change (resolve shares it): joined once per build. The links are Markup
+        # already, so a plain join is safe, and it skips Markup.join's escape() per item.
+        key = ("actor-list", idents) if isinstance(idents, tuple) else None
+        joined = self.fragments.get(key) if key else None
+        if joined is None:
+            joined = Markup(", ".join([self.actor_link(i, at) for i in idents]))
+            if key:
+                self.fragments[key] = joined
+        return joined
 
     @staticmethod
     def status_badge(status: str) -> Markup:
