@@ -289,8 +289,8 @@ def main() -> None:
         check_briefing()
     WORK.mkdir(parents=True, exist_ok=True)
     peers = {tool: install_hugo() if tool == "hugo" else install_python_peer(tool) for tool in wanted}
-    for tool, command in peers.items():
-        print(f"{tool}: {peer_version(tool, command)}")
+    for tool, binary in peers.items():   # (not `command`: that is the bench's own command line)
+        print(f"{tool}: {peer_version(tool, binary)}")
 
     results = [row for size in sizes for row in measure(size, args.repeat, not args.skip_briefing, peers)]
     print_table(results)
