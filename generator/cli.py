@@ -200,7 +200,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     site_dir = site_folder(args)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535, not {args.port}")
-    # drafts shown (with a DRAFT banner); no forked workers, as the server runs threads
+    # drafts shown (with a DRAFT banner); no forked workers once the server's threads run
+    # (it allows them for the first build, before they start)
     engine = Engine(site_dir, drafts=True, base_url=check_base_url(args.base_url), parallel=False)
     try:
         serve(engine, site_dir, args.host, args.port, open_browser=args.open)

@@ -91,7 +91,9 @@ class Engine:
         self.base_url = base_url
         self.strict = strict
         self.use_cache = use_cache
-        self.parallel = parallel      # fork workers for big runs; off where threads are running
+        # fork workers for big runs; off where threads are running (the preview turns it on for
+        # its first build alone, before its threads start: serve.PreviewServer._first_build)
+        self.parallel = parallel
         self.staging = staging        # where rendered pages go instead of memory (a CLI build)
         self.fold: Fold | None = None    # the last resolve's walk through the story (resolve.Fold)
         self.staged: dict[str, Staged] = {}

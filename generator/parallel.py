@@ -50,6 +50,15 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _start_worker() -> None:
+    """A pool worker's signals: Ctrl-C is the parent's to handle (above), and SIGTERM, which
+    Pool.terminate sends to a worker still waiting for work, ends it. A handler the parent
+    set (the preview's, which stops it cleanly) must not carry over: the worker would live on
+    and the pool wait for it forever."""
+    _ignore_interrupts()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
     assert _task is not None
     # What the worker inherited lives until it exits: never walk it. Rendering a page makes
@@ -73,7 +82,7 @@ def map_forked(task: Callable[[Any], Any], items: Sequence[Any], *, min_items: i
     chunks = [items[i::count] for i in range(count)]
     _task = task
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_start_worker) as pool:
             results = pool.map(_run_chunk, chunks, chunksize=1)
     finally:
         _task = None

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Self
 
@@ -79,6 +79,32 @@ def relevant(path: str | os.PathLike, site_dir: Path,
     if relative in WATCHED_FILES or relative in WATCHED_DIRS:
         return True
     return relative.split("/", 1)[0] in WATCHED_DIRS and not ignored(relative, ignored_dirs)
+
+
+def stamps(site_dir: Path, ignored_dirs: Iterable[str] = DEFAULT_IGNORED_DIRS) -> dict[Path, tuple[int, ...]]:
+    """(size, modified, changed, inode) of every source file a Watcher of `site_dir` reports, by
+    absolute path: two of these, taken before a Watcher starts and after, name what changed
+    in between (`changed_between`)."""
+    site_dir = Path(site_dir).resolve()
+    found: dict[Path, tuple[int, ...]] = {}
+    tops = [os.path.join(site_dir, name) for name in WATCHED_FILES]
+    for name in WATCHED_DIRS:
+        for folder, _dirs, files in os.walk(os.path.join(site_dir, name)):
+            tops += [os.path.join(folder, file) for file in files]
+    for path in tops:
+        if not relevant(path, site_dir, ignored_dirs):
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue   # gone meanwhile: the later snapshot says so
+        found[Path(path)] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+    return found
+
+
+def changed_between(before: Mapping[Path, tuple[int, ...]], after: Mapping[Path, tuple[int, ...]]) -> set[Path]:
+    """The files that appeared, disappeared or changed between two `stamps`."""
+    return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
 
 
 def event_paths(event: FileSystemEvent, site_dir: Path,

@@ -71,3 +71,32 @@ def test_ctrl_c_stops_the_workers_without_a_traceback_from_each(tmp_path: Path) 
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in out
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+HANDLED_TERM = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from generator.parallel import map_forked
+signal.signal(signal.SIGTERM, lambda *_: None)   # as the preview does, to stop cleanly
+parent = os.getpid()
+seen = map_forked(lambda n: (os.getpid() != parent, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
+                             signal.getsignal(signal.SIGINT) is signal.SIG_IGN), list(range(300)), min_items=10)
+print(sorted(set(seen)), flush=True)
+for _ in range(10):
+    assert map_forked(lambda n: n * 2, list(range(300)), min_items=10) == [n * 2 for n in range(300)]
+print("done", flush=True)
+"""
+
+
+def test_a_parent_that_handles_sigterm_still_gets_its_pool_back(tmp_path: Path) -> None:
+    # Pool.terminate ends the workers left waiting for work with SIGTERM; a worker that kept
+    # the parent's handler would live on, and the parent wait for it forever (the preview's
+    # first build hung so).
+    import subprocess
+    import sys
+
+    script = tmp_path / "handled_term.py"
+    script.write_text(HANDLED_TERM.format(repo=str(Path(__file__).resolve().parent.parent)))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    # in a worker: SIGTERM ends it, Ctrl-C is left to the parent
+    assert proc.returncode == 0 and proc.stdout == "[(True, True, True)]\ndone\n", proc.stderr

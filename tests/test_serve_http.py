@@ -592,3 +592,33 @@ def test_an_edit_saved_during_the_first_build_is_not_missed(tmp_path):
     finally:
         server.stop()
     assert builder.calls == ["build", ("update", [str(tmp_path.resolve() / "content/a.md")])]
+
+
+class ForkingBuilder(FakeBuilder):
+    """A builder that may fork workers (`parallel`), recording whether it could at each run."""
+
+    parallel = False
+
+    def build(self):
+        self.calls.append(("build", self.parallel))
+        return self._next()
+
+    def update(self, paths):
+        self.calls.append(("update", self.parallel))
+        return self._next()
+
+
+@pytest.mark.parametrize("threads, forks", [(1, True), (2, False)])
+def test_the_first_build_forks_only_while_no_other_thread_runs(tmp_path, monkeypatch, threads, forks):
+    # The preview's own threads (watcher, HTTP server) start after its first build; another
+    # thread of an embedding program would keep that build in-process too.
+    monkeypatch.setattr(threading, "active_count", lambda: threads)
+    builder = ForkingBuilder(result(), result(changed={"index.html"}))
+    server = PreviewServer(builder, tmp_path, port=0, watch=False, say=lambda line: None)
+    server.start()
+    try:
+        server.rebuild([tmp_path / "content/a.md"])
+    finally:
+        server.stop()
+    assert builder.calls == [("build", forks), ("update", False)]
+    assert builder.parallel is False

@@ -321,6 +321,37 @@ def test_a_subpath_given_on_the_command_line(serve, tmp_path):
     assert get(server.url, "/briefings/first-note/")[0] == 404
 
 
+def test_a_site_big_enough_for_workers_is_served_as_rendered_in_process(serve, history):
+    # 200 more briefings: the first build renders on forked workers (parallel.MIN_ITEMS), before
+    # the watcher starts; its pages must be the ones one process renders, and edits must follow.
+    import datetime as dt
+
+    from generator.engine import Engine
+
+    first = dt.date(2024, 5, 1)
+    for n in range(200):
+        day = first + dt.timedelta(days=n)
+        (history / f"content/articles/{day}-follow-up-{n}.md").write_text(
+            f"---\ntitle: Follow-up {n} on the Verran talks\ndate: {day}\ntags: [water]\n"
+            f"actors: [mira-kovac, arland]\n---\n\nMira Kovac met Arland's envoy again, day {n}.\n")
+    expected = Engine(history, drafts=True, use_cache=False, parallel=False).build().files
+
+    server = serve(history)
+    server.wait_for(re.compile(r"built \d+ pages"))
+    script = re.compile(rb'<script src="/history/__briefing__/livereload\.js"[^>]*></script>')
+    pages = ["briefings/follow-up-0/index.html", "briefings/follow-up-199/index.html",
+             "actors/mira-kovac/index.html", "tags/water/index.html", "index.html", "page/2/index.html"]
+    for output in pages:
+        status, body = get(server.url, "/history/" + output.removesuffix("index.html"))
+        assert status == 200, output
+        assert script.sub(b"", body) == expected[output], output
+
+    article = history / "content/articles/2024-05-01-follow-up-0.md"
+    edit(article, "day 0.", "day zero, after the first build.")
+    server.wait_for(re.compile(r"rebuilt \d+ pages? in"))
+    assert b"day zero, after the first build." in get(server.url, "/history/briefings/follow-up-0/")[1]
+
+
 # -- the process --------------------------------------------------------------------------------
 
 def test_a_port_in_use_moves_to_the_next(serve, history):

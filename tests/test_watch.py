@@ -18,7 +18,16 @@ from watchdog.events import (
     FileMovedEvent,
 )
 
-from generator.watch import Debouncer, Watcher, event_paths, finishes_save, ignored, relevant
+from generator.watch import (
+    Debouncer,
+    Watcher,
+    changed_between,
+    event_paths,
+    finishes_save,
+    ignored,
+    relevant,
+    stamps,
+)
 
 SITE = Path("/site")
 
@@ -327,3 +336,26 @@ def test_latency_is_the_quiet_window(site, watch):
     (site / "content/articles/talks.md").write_text("two\n")
     assert seen.wait(5)
     assert time.monotonic() - started < 0.5
+
+
+def test_two_snapshots_name_what_changed_between_them(site):
+    (site / "templates/base.html").write_text("<html>")
+    (site / "content/articles/gone.md").write_text("soon deleted\n")
+    before = stamps(site)
+    assert set(before) == {site / "site.yaml", site / "templates/base.html",
+                           site / "content/articles/talks.md", site / "content/articles/gone.md"}
+
+    (site / "content/articles/talks.md").write_text("two, longer\n")     # edited
+    (site / "content/articles/gone.md").unlink()                         # deleted
+    (site / "content/articles/new.md").write_text("new\n")               # created
+    moved = site / "templates/base.html"                                 # replaced by a rename,
+    (site / "templates/.base.html.tmp").write_text("<html>")             # same size: a new inode
+    os.replace(site / "templates/.base.html.tmp", moved)
+    (site / "_site/index.html").write_text("output")                     # none of these is a source
+    (site / ".git/HEAD").write_text("ref")
+    (site / "content/articles/.talks.md.swp").write_text("vim")
+
+    assert changed_between(before, stamps(site)) == {
+        site / "content/articles/talks.md", site / "content/articles/gone.md",
+        site / "content/articles/new.md", moved}
+    assert changed_between(before, before) == set()
