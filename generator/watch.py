@@ -86,19 +86,21 @@ def stamps(site_dir: Path, ignored_dirs: Iterable[str] = DEFAULT_IGNORED_DIRS) -
     absolute path: two of these, taken before a Watcher starts and after, name what changed
     in between (`changed_between`)."""
     site_dir = Path(site_dir).resolve()
-    found: dict[Path, tuple[int, ...]] = {}
-    tops = [os.path.join(site_dir, name) for name in WATCHED_FILES]
+    base = str(site_dir)
+    relatives = list(WATCHED_FILES)
     for name in WATCHED_DIRS:
-        for folder, _dirs, files in os.walk(os.path.join(site_dir, name)):
-            tops += [os.path.join(folder, file) for file in files]
-    for path in tops:
-        if not relevant(path, site_dir, ignored_dirs):
-            continue
+        for folder, _dirs, files in os.walk(os.path.join(base, name)):
+            inside = os.path.relpath(folder, base).replace(os.sep, "/")
+            relatives += [f"{inside}/{file}" for file in files]
+    found: dict[Path, tuple[int, ...]] = {}
+    for relative in relatives:
+        if relative not in WATCHED_FILES and ignored(relative, ignored_dirs):
+            continue   # the same test as `relevant`, on the path as this walk made it
         try:
-            info = os.stat(path)
+            info = os.stat(os.path.join(base, relative))
         except OSError:
-            continue   # gone meanwhile: the later snapshot says so
-        found[Path(path)] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            continue   # not there (site.yaml), or gone meanwhile: the later snapshot says so
+        found[site_dir / relative] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
     return found
 
 
