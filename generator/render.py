@@ -53,6 +53,9 @@ LABELS = {
     "person": "Person", "organization": "Organization", "state": "State",
 }
 KIND_HEADINGS = {"person": "People", "organization": "Organizations", "state": "States"}
+# A stance after a count of actors holding it: "3 in support", not "3 supports".
+COUNTED_STANCES = {"supports": "in support", "opposes": "opposed", "conditional": "conditional",
+                   "undecided": "undecided"}
 # Statuses of a proposal that is still in play, for the home page.
 ON_THE_TABLE = ("proposed", "under-negotiation", "stalled")
 HOME_LIST_LIMIT = 10
@@ -146,6 +149,7 @@ def make_environment(site_dir: Path | None, *, theme_templates: Path | None = No
         month=format_month,
         label=label,
         kind_heading=lambda kind: KIND_HEADINGS.get(kind, label(kind)),
+        counted=lambda stance: COUNTED_STANCES.get(stance, label(stance).lower()),
     )
     env.globals.update(labels=LABELS, statuses=STATUSES, feeds=feeds)
     return env

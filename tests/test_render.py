@@ -289,7 +289,7 @@ def test_indexes(env, assets):
     actors = render(site, "actors/", env, assets)
     assert re.findall(r"<h2>(.*?)</h2>", actors) == ["People", "Organizations"]
     proposals = render(site, "proposals/", env, assets)
-    assert "<h2>Under negotiation</h2>" in proposals and "1 supports · 1 conditional · 1 undecided" in proposals
+    assert "<h2>Under negotiation</h2>" in proposals and "1 in support · 1 conditional · 1 undecided" in proposals
     questions = render(site, "questions/", env, assets)
     assert "<h2>Answered</h2>" in questions
     timeline = render(site, "timeline/", env, assets)
