@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 from .engine import Builder, BuildResult
 from .errors import ContentError, Diagnostic, count_line
+from .parallel import MIN_ITEMS
 from .watch import Watcher, changed_between, stamps
 
 INTERNAL = "__briefing__/"          # preview-only URLs under the base path: events, livereload.js, status
@@ -537,9 +538,9 @@ class PreviewServer:
         """Build the site, start serving and watching; returns the URL."""
         # The watcher starts after the first build, so that the build may fork workers (below);
         # what was saved meanwhile is what changed between two snapshots of the sources' stamps.
-        before = stamps(self.site_dir) if self._watch else {}
+        before = stamps(self.site_dir)
         started = time.perf_counter()
-        result = self._first_build()
+        result = self._first_build(len(before))
         if self._watch:
             self._watcher = Watcher(self.site_dir, self.rebuild, quiet=self._quiet)
             self._watcher.start()
@@ -553,16 +554,17 @@ class PreviewServer:
         self._ready.set()
         return self.url
 
-    def _first_build(self) -> BuildResult:
-        """The whole site, on every core when this is the process's only thread.
+    def _first_build(self, sources: int) -> BuildResult:
+        """The whole site, on every core when it is big and this is the process's only thread.
 
         An engine that may fork (`parallel`) builds with workers, as `briefing build` does: at
         10,000 articles that is the difference between waiting ~15 s and ~24 s for the preview.
         With any other thread running (the watcher and the HTTP server start after this; an
         embedding program may have its own), a forked worker could inherit a lock that thread
-        holds, so the build stays in this process; so do all the rebuilds after it.
+        holds, so the build stays in this process; so do all the rebuilds after it. A site of
+        fewer sources than would fill the workers builds in this process too, as it always did.
         """
-        forks = hasattr(self.builder, "parallel") and threading.active_count() == 1
+        forks = sources >= MIN_ITEMS and hasattr(self.builder, "parallel") and threading.active_count() == 1
         if forks:
             self.builder.parallel = True
         try:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from generator.engine import BuildResult
 from generator.errors import Diagnostic
+from generator.parallel import MIN_ITEMS
 from generator.serve import (
     Preview,
     PreviewHTTPServer,
@@ -608,10 +609,16 @@ class ForkingBuilder(FakeBuilder):
         return self._next()
 
 
-@pytest.mark.parametrize("threads, forks", [(1, True), (2, False)])
-def test_the_first_build_forks_only_while_no_other_thread_runs(tmp_path, monkeypatch, threads, forks):
+@pytest.mark.parametrize("articles, threads, forks", [(MIN_ITEMS, 1, True), (MIN_ITEMS, 2, False),
+                                                     (MIN_ITEMS - 1, 1, False)])
+def test_the_first_build_forks_only_for_a_big_site_while_no_other_thread_runs(tmp_path, monkeypatch,
+                                                                             articles, threads, forks):
     # The preview's own threads (watcher, HTTP server) start after its first build; another
-    # thread of an embedding program would keep that build in-process too.
+    # thread of an embedding program would keep that build in-process too, as would a site too
+    # small to fill the workers.
+    (tmp_path / "content/articles").mkdir(parents=True)
+    for n in range(articles):
+        (tmp_path / f"content/articles/a-{n}.md").write_text("---\ntitle: A\n---\n")
     monkeypatch.setattr(threading, "active_count", lambda: threads)
     builder = ForkingBuilder(result(), result(changed={"index.html"}))
     server = PreviewServer(builder, tmp_path, port=0, watch=False, say=lambda line: None)
