@@ -22,6 +22,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from .assets import Assets
+from .countries import country_name
 from .model import (
     STANCES,
     STATUSES,
@@ -150,6 +151,7 @@ def make_environment(site_dir: Path | None, *, theme_templates: Path | None = No
         label=label,
         kind_heading=lambda kind: KIND_HEADINGS.get(kind, label(kind)),
         counted=lambda stance: COUNTED_STANCES.get(stance, label(stance).lower()),
+        country=country_name,
     )
     env.globals.update(labels=LABELS, statuses=STATUSES, feeds=feeds)
     return env

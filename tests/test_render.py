@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -208,6 +209,15 @@ def test_actor_page(env, assets):
     zelensky = render(site, "actors/volodymyr-zelensky/", env, assets)
     assert "Who will contribute troops?" in section(zelensky, "Questions raised")
     assert 'href="/actors/mark-rutte/"' in section(render(site, "actors/nato/", env, assets), "Members")
+
+
+@pytest.mark.parametrize("code, shown", [("UA", "Ukraine"), ("RU", "Russia"), ("CD", "DR Congo"),
+                                         ("KR", "South Korea"), ("XK", "XK")])
+def test_an_actor_page_names_the_country_of_its_code(env, assets, code, shown):
+    # ISO 3166-1 names, newsroom forms where ISO's are inverted or formal; an unlisted code as written
+    site = story_site()
+    site = replace(site, actors={**site.actors, "sergei-lavrov": replace(site.actors["sergei-lavrov"], country=code)})
+    assert f"<dt>Country</dt><dd>{shown}</dd>" in render(site, "actors/sergei-lavrov/", env, assets)
 
 
 def test_actor_quotes_are_newest_first(env, assets):
