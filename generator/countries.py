@@ -1,7 +1,7 @@
 """Country names for the ISO 3166-1 alpha-2 codes actor files give (`country: UA`).
 
 The English short names of Debian's iso-codes 4.15 (its `common_name` where it has one), with
-the forms newsrooms write for the few whose ISO name is inverted or formal: "Russia", not
+the forms newsrooms write for the nine whose ISO name is inverted or formal: "Russia", not
 "Russian Federation"; "DR Congo", not "Congo, The Democratic Republic of the".
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ COUNTRY_NAMES = {
     "AS": "American Samoa", "AT": "Austria", "AU": "Australia", "AW": "Aruba", "AX": "Åland Islands",
     "AZ": "Azerbaijan", "BA": "Bosnia and Herzegovina", "BB": "Barbados", "BD": "Bangladesh", "BE": "Belgium",
     "BF": "Burkina Faso", "BG": "Bulgaria", "BH": "Bahrain", "BI": "Burundi", "BJ": "Benin",
-    "BL": "Saint Barthélemy", "BM": "Bermuda", "BN": "Brunei Darussalam", "BO": "Bolivia",
+    "BL": "Saint Barthélemy", "BM": "Bermuda", "BN": "Brunei", "BO": "Bolivia",
     "BQ": "Bonaire, Sint Eustatius and Saba", "BR": "Brazil", "BS": "Bahamas", "BT": "Bhutan",
     "BV": "Bouvet Island", "BW": "Botswana", "BY": "Belarus", "BZ": "Belize", "CA": "Canada",
     "CC": "Cocos (Keeling) Islands", "CD": "DR Congo", "CF": "Central African Republic", "CG": "Congo",
