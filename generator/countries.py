@@ -59,9 +59,12 @@ COUNTRY_NAMES = {
     "VG": "British Virgin Islands", "VI": "U.S. Virgin Islands", "VN": "Vietnam", "VU": "Vanuatu",
     "WF": "Wallis and Futuna", "WS": "Samoa", "YE": "Yemen", "YT": "Mayotte", "ZA": "South Africa",
     "ZM": "Zambia", "ZW": "Zimbabwe",
+    # not assigned to a country by ISO 3166-1, yet written in place of one: exceptionally
+    # reserved (EU, UK) or user-assigned and used by the EU and the IMF (XK)
+    "EU": "European Union", "UK": "United Kingdom", "XK": "Kosovo",
 }
 
 
 def country_name(code: str) -> str:
-    """The country's name, or the code as written when it is not an ISO 3166-1 code."""
+    """The country's name, or the code as written when it is none of the above."""
     return COUNTRY_NAMES.get(code.upper(), code)

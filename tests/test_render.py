@@ -212,9 +212,11 @@ def test_actor_page(env, assets):
 
 
 @pytest.mark.parametrize("code, shown", [("UA", "Ukraine"), ("RU", "Russia"), ("CD", "DR Congo"),
-                                         ("KR", "South Korea"), ("XK", "XK")])
+                                         ("KR", "South Korea"), ("UK", "United Kingdom"), ("XK", "Kosovo"),
+                                         ("ZZ", "ZZ")])
 def test_an_actor_page_names_the_country_of_its_code(env, assets, code, shown):
-    # ISO 3166-1 names, newsroom forms where ISO's are inverted or formal; an unlisted code as written
+    # ISO 3166-1 names, newsroom forms where ISO's are inverted or formal, the codes written in
+    # place of one (UK, EU, XK); an unknown code as written
     site = story_site()
     site = replace(site, actors={**site.actors, "sergei-lavrov": replace(site.actors["sergei-lavrov"], country=code)})
     assert f"<dt>Country</dt><dd>{shown}</dd>" in render(site, "actors/sergei-lavrov/", env, assets)
