@@ -120,3 +120,33 @@ def test_the_first_occurrence_is_the_one_anchored(make_site) -> None:
     first, second = html.split("</p>")[:2]
     assert f'id="{verified.anchor}"' in first and verified.anchor not in second
     assert unverified.anchor not in html
+
+
+# markdown-it's own `normalize` rule is off (markdown.normalized does its work); its results must
+# not change for any text, line endings and NUL bytes included.
+_MARKDOWN_TEXT = st.lists(st.sampled_from(list("ab #>-*_`[]()!|\\<&;\t\r\n\0\u00a0é") + ["\r\n", "a\n\n", "[[a-b]]"]),
+                          max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MARKDOWN_TEXT)
+def test_bodies_parse_as_markdown_it_with_its_normalize_rule(body):
+    from markdown_it import MarkdownIt
+
+    from generator.markdown import markdown, normalized, references
+
+    stock = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable(["table", "strikethrough"])
+    ours = markdown(False)
+    assert "normalize" not in ours.get_active_rules()["core"]
+
+    def shape(tokens):
+        return [(t.type, t.content, t.map, [(c.type, c.content) for c in t.children or ()]) for t in tokens]
+
+    assert shape(ours.parse(normalized(body))) == shape(stock.parse(body))
+    assert ours.render(normalized(body)) == stock.render(body)
+    kept = ("text", "code_inline", "softbreak", "hardbreak")
+    plain = "\n\n".join("".join(c.content if c.type in ("text", "code_inline") else " "
+                                for c in t.children or () if c.type in kept)
+                        for t in stock.parse(body) if t.type == "inline")
+    assert plain_text(body) == plain
+    references(body + "\n[[a-b]]\r\n", 1)   # the line lookup works on the normalized text
