@@ -55,8 +55,7 @@ LABELS = {
 }
 KIND_HEADINGS = {"person": "People", "organization": "Organizations", "state": "States"}
 # A stance after a count of actors holding it: "3 in support", not "3 supports".
-COUNTED_STANCES = {"supports": "in support", "opposes": "opposed", "conditional": "conditional",
-                   "undecided": "undecided"}
+COUNTED_STANCES = {"supports": "in support", "opposes": "opposed"}   # the others read as their label
 # Statuses of a proposal that is still in play, for the home page.
 ON_THE_TABLE = ("proposed", "under-negotiation", "stalled")
 HOME_LIST_LIMIT = 10
@@ -414,12 +413,10 @@ class Binding:
         # A proposal's proposers are listed in every briefing that reports it, the same tuple
         # until they change (resolve shares it): joined once per build. The links are Markup
         # already, so a plain join is safe, and it skips Markup.join's escape() per item.
-        key = ("actor-list", idents) if isinstance(idents, tuple) else None
-        joined = self.fragments.get(key) if key else None
+        key = ("actor-list", tuple(idents))   # (a tuple is its own tuple: no copy)
+        joined = self.fragments.get(key)
         if joined is None:
-            joined = Markup(", ".join([self.actor_link(i, at) for i in idents]))
-            if key:
-                self.fragments[key] = joined
+            joined = self.fragments[key] = Markup(", ".join([self.actor_link(i, at) for i in key[1]]))
         return joined
 
     @staticmethod
