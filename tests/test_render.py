@@ -390,6 +390,32 @@ def test_strict_undefined_catches_template_mistakes(tmp_path):
         render_page(env, site, plan, Urls("/"), load_assets(None))
 
 
+def test_template_calls_pass_what_jinja_passes():
+    """Macros and plain functions are called directly (render._Context); the rest as Jinja does."""
+    env = make_environment(None)
+
+    @jinja2.pass_context
+    def who(context, greeting):
+        return f"{greeting}, {context['name']}"
+
+    class Counter:
+        @jinja2.pass_environment
+        def __call__(self, environment, n):
+            return f"{n} with {type(environment).__name__}"
+
+    def stop():
+        raise StopIteration
+
+    env.globals.update(who=who, counter=Counter(), stop=stop, plain=lambda x, y=0: x + y,
+                       bound=" and ".join, pass_ctx_method=type("T", (), {"m": who})().m)
+    template = env.from_string(
+        "{% macro twice(x) %}{{ x }}{{ x }}{% endmacro %}"
+        "{% for i in [1] %}{{ twice(i) }} {{ who('Hi') }} {{ plain(i, y=2) }}{% endfor %} "
+        "{{ counter(3) }} {{ bound(['a', 'b']) }} [{{ stop() is undefined }}]")
+    assert template.render(name="Ana") == "11 Hi, Ana 3 3 with _Environment a and b [True]"
+    assert type(template.new_context()).call is not jinja2.runtime.Context.call
+
+
 def test_a_site_template_overrides_the_theme_and_can_extend_it(tmp_path):
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "base.html").write_text(
