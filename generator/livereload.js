@@ -172,8 +172,20 @@
     return !paths || !pageFile || paths.includes(pageFile) || assetsChanged(paths);
   }
 
+  // A state reply can cross an event: asked for before a rebuild, answered after the rebuild's
+  // event arrived. Both carry the count of events the server had sent (`seq`, per server run);
+  // what is older than what the page has applied is ignored, or a stale "ok" would hide errors.
+  let applied = { run: "", seq: -1 };
+  function current(data) {
+    const run = String(data.build).split(".")[0];
+    if (run === applied.run && data.seq <= applied.seq) return false;
+    applied = { run, seq: data.seq };
+    return true;
+  }
+
   // The site now, and what changed since this page's build: on every (re)connection.
   function onState(state) {
+    if (!current(state)) return;
     if (state.build !== pageBuild) {
       if (stale(state.paths)) return location.reload();
       pageBuild = state.build;
@@ -196,6 +208,9 @@
     errors(data) { showErrors(JSON.parse(data).diagnostics); },
     ok() { hideErrors(); },
   };
+  function handle(type, data) {
+    if (current(JSON.parse(data))) handlers[type](data);
+  }
   // One stream for all of this browser's tabs (livereload-worker.js): a browser opens at most six
   // connections to a host, and a stream per tab would leave the seventh tab unable to load.
   let worker = null;
@@ -211,7 +226,7 @@
       .then((response) => response.json()).then(onState).catch(() => {});
     worker.port.onmessage = ({ data: { type, data } }) => {
       if (type === "connected") askState();
-      else if (handlers[type]) handlers[type](data);
+      else if (handlers[type]) handle(type, data);
     };
     worker.port.start();
     addEventListener("pagehide", () => worker.port.postMessage("bye"));
@@ -223,7 +238,7 @@
     const events = new EventSource(base + "__briefing__/events?since=" + encodeURIComponent(pageBuild));
     events.addEventListener("state", (event) => onState(JSON.parse(event.data)));
     for (const type of Object.keys(handlers)) {
-      events.addEventListener(type, (event) => handlers[type](event.data));
+      events.addEventListener(type, (event) => handle(type, event.data));
     }
   }
 })();

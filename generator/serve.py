@@ -181,6 +181,7 @@ class Preview:
         self._lock = threading.Lock()
         self._token = secrets.token_hex(4)      # differs per server run: a restart reloads pages
         self._generation = 0
+        self._events = 0                        # events sent: orders them against state replies
         self._history: deque[tuple[int, frozenset[str]]] = deque(maxlen=HISTORY)
         self._result = result
         self._subscribers: set[queue.SimpleQueue] = set()
@@ -210,6 +211,7 @@ class Preview:
                 self._generation += 1
                 self._history.append((self._generation, result.changed | result.removed))
             if kind:
+                self._events += 1
                 message = self._message(kind)
                 for subscriber in self._subscribers:
                     subscriber.put(message)
@@ -263,7 +265,7 @@ class Preview:
         return f"event: {kind}\ndata: {json.dumps(self._data(kind, since))}\n\n".encode()
 
     def _data(self, kind: str, since: str = "") -> dict:
-        data: dict = {"build": self.build}
+        data: dict = {"build": self.build, "seq": self._events}
         if kind == "reload":
             data["paths"] = self._changed_since(f"{self._token}.{self._generation - 1}")
         if kind == "state":

@@ -2,7 +2,9 @@
 through the real watcher, seen through Chromium."""
 from __future__ import annotations
 
+import json
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -122,6 +124,29 @@ def test_live_reload_overlay_and_stylesheet_swap(page, preview):  # noqa: F811
     expect(links).to_have_count(1)
     assert links.get_attribute("href") == f"{BASE}static/style.bbbbbbbb.css"
     assert page.console_errors == []
+
+
+def test_a_state_reply_older_than_an_event_does_not_hide_the_overlay(page, preview):  # noqa: F811
+    """A tab asks for the site's state as it loads and when the stream connects; the reply may
+    arrive after a later event. Here it is held until a failed build's overlay is up."""
+    server, builder, save = preview
+    held = []
+    page.route("**/__briefing__/state*",
+               lambda route: held.append((route, urllib.request.urlopen(route.request.url).read())))
+    page.goto(server.url)
+    expect(page.locator("h1")).to_have_text("Talks resume")
+    while len(held) < 2:                # the page's own request, and the one when the stream connected
+        page.wait_for_timeout(20)
+    assert all(json.loads(body)["ok"] for _, body in held)
+    builder.fail(Diagnostic("content/articles/talks.md", 4, 9, "unknown actor 'rute'"))
+    save()
+    overlay = page.locator("#briefing-overlay")
+    expect(overlay.locator("li")).to_contain_text("unknown actor 'rute'")
+    for route, body in held:
+        route.fulfill(status=200, content_type="application/json", body=body)
+    page.evaluate("new Promise((done) => setTimeout(done, 300))")    # the replies are read and applied
+    expect(overlay).to_be_visible(timeout=100)
+    expect(overlay.locator("li")).to_contain_text("unknown actor 'rute'")
 
 
 def test_unknown_pages_show_the_404_page(page, preview):  # noqa: F811

@@ -237,10 +237,10 @@ def test_the_shared_stream_and_a_tabs_own_state(preview):
     assert worker.header("Cache-Control") == "no-store"
     first = preview.build
     assert json.loads(get(preview, "/briefing/__briefing__/state?since=" + first).body) == {
-        "build": first, "paths": [], "ok": True, "diagnostics": []}
+        "build": first, "seq": 0, "paths": [], "ok": True, "diagnostics": []}
     preview.publish(result({**FILES, "index.html": PAGE % b"home again"}, changed={"index.html"}))
     state = json.loads(get(preview, "/briefing/__briefing__/state?since=" + first).body)
-    assert state["build"] != first and state["paths"] == ["index.html"]
+    assert state["build"] != first and state["paths"] == ["index.html"] and state["seq"] == 1
     assert json.loads(get(preview, "/briefing/__briefing__/state").body)["paths"] is None   # not known
     stream = preview.subscribe(first)
     assert stream.get_nowait() == f"event: state\ndata: {json.dumps(state)}\n\n".encode()
@@ -326,16 +326,20 @@ def test_subscribers_get_the_state_first_then_events():
     events = preview.subscribe()
     first = events.get_nowait().decode()
     assert first.startswith("event: state\n")
-    assert json.loads(first.split("data: ", 1)[1]) == {"build": build, "ok": True, "diagnostics": [],
+    assert json.loads(first.split("data: ", 1)[1]) == {"build": build, "seq": 0, "ok": True, "diagnostics": [],
                                                        "paths": None}
     preview.publish(result({**OLD, "static/app.js": b"2"}, changed={"static/app.js"}))
     message = events.get_nowait().decode()
     assert message.startswith("event: reload\n") and preview.build != build
-    assert json.loads(message.split("data: ", 1)[1]) == {"build": preview.build, "paths": ["static/app.js"]}
+    assert json.loads(message.split("data: ", 1)[1]) == {"build": preview.build, "seq": 1, "paths": ["static/app.js"]}
     preview.publish(result(OLD, ok=False, diagnostics=[Diagnostic("site.yaml", 2, 1, "bad <b>")]))
     message = events.get_nowait().decode()
     assert message.startswith("event: errors\n")
     assert json.loads(message.split("data: ", 1)[1])["diagnostics"][0]["text"] == "site.yaml:2:1: error: bad <b>"
+    assert json.loads(message.split("data: ", 1)[1])["seq"] == 2        # events are counted: pages order them
+    assert preview.state()["seq"] == 2                                   # against the state replies
+    assert preview.publish(result(OLD)) == "ok" and preview.state()["seq"] == 3
+    events.get_nowait()
     preview.close()
     assert events.get_nowait() is None
 
