@@ -8,11 +8,12 @@ quote wrapped in a `<mark>` whose id is the quote's anchor.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
 from .quotes import fold, fold_quote, fold_with_map
@@ -169,7 +170,6 @@ def prose_tokens(blocks: list[tuple[str, int, list[str]]]) -> list[Token]:
     return tokens
 
 
-
 # --------------------------------------------------------------------------- HTML
 
 def body_html(article: Article, site: Site, urls: Urls) -> str:
@@ -193,7 +193,13 @@ def render(body: str, site: Site, urls: Urls, actors: Iterable = (), quote_ancho
     md = markdown(site.config.allow_html)
     body = normalized(body)
     blocks = prose_blocks(body)
-    tokens = md.parse(body) if blocks is None else prose_tokens(blocks)
+    if blocks is not None:
+        return render_prose(md, blocks, urls, actors, quote_anchors)
+    return render_tokens(md, md.parse(body), site, urls, actors, quote_anchors)
+
+
+def render_tokens(md: MarkdownIt, tokens: list[Token], site: Site, urls: Urls, actors: Iterable = (),
+                  quote_anchors: dict | None = None) -> str:
     linker = _actor_linker(tuple(actors), urls)
     for token in tokens:
         if token.type != "inline" or not token.children:
@@ -205,8 +211,35 @@ def render(body: str, site: Site, urls: Urls, actors: Iterable = (), quote_ancho
             children = linker(children)
         token.children = children
     if quote_anchors:
-        _mark_quotes(tokens, quote_anchors)
+        _mark_quotes(tokens, dict(quote_anchors))
     return md.renderer.render(tokens, md.options, {})
+
+
+def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls: Urls, actors: Iterable = (),
+                 quote_anchors: dict | None = None) -> str:
+    """What `render_tokens` makes of a prose body's tokens, block by block.
+
+    A block where an actor's first mention is linked or a quote is marked goes through the same
+    passes and renderer; the others, most blocks of a body, are written out as the renderer
+    would: text escaped, lines kept apart by a newline. Linking and marking carry no state from
+    one block to the next but what was linked and what is still to mark, so the result is the same.
+    """
+    linker = _actor_linker(tuple(actors), urls)
+    pending = dict(quote_anchors or {})
+    html = []
+    for block in blocks:
+        tag, _first, lines = block
+        if (linker is not None and linker.mentioned(lines)) or (pending and _holds_quote(lines, pending)):
+            tokens = prose_tokens([block])
+            if linker is not None:
+                tokens[1].children = linker(tokens[1].children)
+            if pending:
+                _mark_quotes(tokens, pending)
+            html.append(md.renderer.render(tokens, md.options, {}))
+        else:
+            text = "\n".join([escapeHtml(line) for line in lines])
+            html.append(f"<{tag}>{text}</{tag}>\n")
+    return "".join(html)
 
 
 def _rewrite_links(children: list[Token], urls: Urls) -> list[Token]:
@@ -267,21 +300,42 @@ def _reference_target(ident: str, site: Site, urls: Urls) -> tuple[str, str, str
     return None
 
 
-def _actor_linker(actors: tuple, urls: Urls) -> Callable[[list[Token]], list[Token]] | None:
-    """Links the first mention of each actor's name or alias; names two actors share link nowhere."""
+def _actor_linker(actors: tuple, urls: Urls) -> _ActorLinker | None:
     owners: dict[str, set[str]] = {}
     for actor in actors:
         for name in (actor.name, *actor.aliases):
             if name.strip():
                 owners.setdefault(name.strip(), set()).add(actor.id)
     names = {name: next(iter(ids)) for name, ids in owners.items() if len(ids) == 1}
-    if not names:
-        return None
-    linked: set[str] = set()
+    return _ActorLinker(names, urls) if names else None
 
-    def link(children: list[Token]) -> list[Token]:
-        if len(linked) == len(set(names.values())):
+
+class _ActorLinker:
+    """Links the first mention of each actor's name or alias in a body, block by block (called
+    with each block's inline children); names two actors share link nowhere."""
+
+    def __init__(self, names: dict[str, str], urls: Urls):
+        self.names, self.urls = names, urls
+        self.linked: set[str] = set()
+        self.actor_count = len(set(names.values()))
+
+    def _present(self, text: str) -> dict[str, str]:
+        """The names of actors not linked yet that occur in `text` at all."""
+        if len(self.linked) == self.actor_count:
+            return {}
+        linked = self.linked
+        return {name: actor_id for name, actor_id in self.names.items() if actor_id not in linked and name in text}
+
+    def mentioned(self, lines: list[str]) -> bool:
+        """Whether a block of these lines may link an actor (False: it certainly does not)."""
+        return bool(self._present("\n".join(lines)))
+
+    def __call__(self, children: list[Token]) -> list[Token]:
+        # only the names that the block's text holds at all are looked for, line by line
+        present = self._present("".join([child.content for child in children if child.type == "text"]))
+        if not present:
             return children
+        linked, urls = self.linked, self.urls
         out: list[Token] = []
         depth = 0
         for child in children:
@@ -293,7 +347,7 @@ def _actor_linker(actors: tuple, urls: Urls) -> Callable[[list[Token]], list[Tok
                 out.append(child)
                 continue
             pos = 0
-            for start, end, actor_id in _first_mentions(child.content, names, linked):
+            for start, end, actor_id in _first_mentions(child.content, present, linked):
                 if start > pos:
                     out.append(_text(child.content[pos:start]))
                 open_, close = _link(urls.page("actor", actor_id), "actor-link")
@@ -304,8 +358,6 @@ def _actor_linker(actors: tuple, urls: Urls) -> Callable[[list[Token]], list[Tok
             elif pos < len(child.content):
                 out.append(_text(child.content[pos:]))
         return out
-
-    return link
 
 
 def _is_word(char: str) -> bool:
@@ -345,13 +397,19 @@ def _first_mentions(text: str, names: dict[str, str], linked: set[str]) -> Itera
         pos = best[1]
 
 
-def _mark_quotes(tokens: list[Token], anchors: dict[str, str]) -> None:
-    """Wrap the first occurrence of each quote in <mark id=anchor>.
+def _holds_quote(lines: list[str], pending: dict[str, str]) -> bool:
+    """Whether a prose block's text holds one of the quotes still to mark (as _mark_quotes looks)."""
+    folded_block = fold(" ".join(lines))
+    return any(quote in folded_block for quote in pending)
+
+
+def _mark_quotes(tokens: list[Token], pending: dict[str, str]) -> None:
+    """Wrap the first occurrence of each quote of `pending` (folded quote -> anchor) in
+    <mark id=anchor>, taking the quotes marked out of `pending`.
 
     One mark wraps the whole quote whenever the inline markup it spans nests inside it (a
     linked name, an emphasis); otherwise the quote is marked text run by text run.
     """
-    pending = dict(anchors)
     for token in tokens:
         if not pending:
             return
@@ -462,6 +520,8 @@ def _wrap_quotes(children: list[Token], starts: list[tuple[int, int]],
         cuts.setdefault(index, set()).update(b for lo, hi, _a, _f in spans for b in (lo, hi))
 
     def marks(slot: tuple[int, int, int]) -> list[Token]:
+        if slot not in closes and slot not in opens:
+            return []    # (most slots)
         return ([_html("</mark>") for _ in closes.get(slot, ())]
                 + [_html(f'<mark class="quote-mark" id="{anchor}">') for anchor in opens.get(slot, ())])
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from generator.markdown import markdown, normalized, plain_text, prose_blocks, prose_tokens
+from generator.markdown import markdown, normalized, plain_text, prose_blocks, prose_tokens, render_prose, render_tokens
+from generator.model import Actor
 from generator.parse import split_front_matter
+from generator.quotes import fold_quote, quote_anchor
+from generator.urls import Urls
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,3 +75,43 @@ def test_paragraphs_and_headings_of_a_typical_body() -> None:
                                   "&amp;", "# a #", "a\\\nb", "<p>a</p>", "[[x]]"])
 def test_anything_else_goes_to_markdown_it(body) -> None:
     assert prose_blocks(body) is None
+
+
+# A prose body's HTML is written block by block (markdown.render_prose): the blocks that link an
+# actor or mark a quote through the token passes, the others directly. It must be the HTML the
+# token passes make of the whole body, whatever the names, aliases and quotes.
+_WORDS = ["Ana", "Ana Lima", "Lima", "Bo", "Bo Chen", "Chen", "NATO", "said", "“We", "agree,”", "—", "&",
+          "talks", "in", "Kyiv.", "Ana's", "BoChen", "\u00a0", "it’s", "A & B", "\"so\"", "4 – 3"]
+_NAMES = st.sampled_from(["Ana", "Ana Lima", "Lima", "Bo", "Bo Chen", "Chen", "NATO", "Kyiv"])
+
+
+@st.composite
+def _story(draw):
+    lines = draw(st.lists(st.one_of(
+        st.just(""), st.just("## Ana and NATO"),
+        st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8).map(" ".join)), max_size=14))
+    body = "\n".join(lines)
+    actors = tuple(Actor(id=f"a{i}", name=name, aliases=tuple(draw(st.lists(_NAMES, max_size=2))))
+                   for i, name in enumerate(draw(st.lists(_NAMES, max_size=4))))
+    text = " ".join(body.split())
+    quotes = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(st.integers(0, max(0, len(text) - 1)))
+        quotes.append(text[start:start + draw(st.integers(1, 40))])
+    quotes += draw(st.lists(st.sampled_from(["Ana said", "talks in Kyiv.", "no such words"]), max_size=2))
+    return body, actors, quotes
+
+
+@settings(max_examples=500, deadline=None)
+@given(_story())
+def test_prose_is_written_as_the_token_passes_write_it(story) -> None:
+    body, actors, quotes = story
+    blocks = prose_blocks(normalized(body))
+    assume(blocks is not None)
+    anchors = {}
+    for quote in quotes:
+        if fold_quote(quote):
+            anchors.setdefault(fold_quote(quote), quote_anchor(quote))
+    md, urls = markdown(False), Urls("/base/")
+    expected = render_tokens(md, md.parse(normalized(body)), None, urls, actors, anchors)
+    assert render_prose(md, blocks, urls, actors, anchors) == expected
