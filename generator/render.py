@@ -135,8 +135,39 @@ class _Context(jinja2.runtime.Context):
 _PLAIN_CALLABLES = frozenset({types.FunctionType, types.MethodType, types.BuiltinFunctionType})
 
 
+try:  # what markupsafe.escape runs on a str: in C, returning a str
+    from markupsafe import _escape_inner as _escape_text
+except ImportError:  # pragma: no cover - another MarkupSafe
+    def _escape_text(text: str) -> str:
+        return str(escape(text))
+
+
+def _escape_output(value: Any) -> str:
+    """`escape` for a template's output statements: the same text, without a Markup object.
+
+    Compiled templates call `escape` only on what `{{ … }}` writes, and join it into the page
+    (or into a macro's or block's result, which Jinja then marks safe itself); markupsafe's
+    escape wraps each in a Markup object through two Python calls first, a sixth of rendering
+    a briefing. Text already safe passes as it is; anything else goes the usual way.
+    """
+    kind = type(value)
+    if kind is str:
+        return _escape_text(value)
+    if kind is Markup:
+        return value
+    return escape(value)
+
+
+class _Template(jinja2.Template):
+    @classmethod
+    def _from_namespace(cls, environment, namespace, globals):
+        namespace["escape"] = _escape_output    # the name compiled code looks up for output
+        return super()._from_namespace(environment, namespace, globals)
+
+
 class _Environment(jinja2.Environment):
     context_class = _Context
+    template_class = _Template
 
     def make_globals(self, d):
         return _Globals({} if d is None else d, self.globals)

@@ -13,7 +13,9 @@ from pathlib import Path
 import jinja2
 import pytest
 from factories import story_site, when
-from markupsafe import escape
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import Markup, escape
 
 from generator.assets import build_assets, load_assets
 from generator.plan import plan_site
@@ -414,6 +416,33 @@ def test_template_calls_pass_what_jinja_passes():
         "{{ counter(3) }} {{ bound(['a', 'b']) }} [{{ stop() is undefined }}]")
     assert template.render(name="Ana") == "11 Hi, Ana 3 3 with _Environment a and b [True]"
     assert type(template.new_context()).call is not jinja2.runtime.Context.call
+
+
+class _HasHtml:
+    def __html__(self):
+        return "<i>own</i>"
+
+
+_OUTPUTS = (
+    "{% macro m(x) %}<b>{{ x }}</b>{% endmacro %}"
+    "{{ text }}|{{ safe }}|{{ n }}|{{ own }}|{{ m(text) }}|{{ m(safe) }}|{{ text ~ safe }}|"
+    "{% set block %}{{ text }}{% endset %}{{ block }}|{{ block|upper }}|"
+    "{% filter upper %}{{ text }}{% endfilter %}|{% autoescape false %}{{ text }}{% endautoescape %}|"
+    "{{ [text, safe]|join(',') }}|{{ text|e }}|{{ none }}"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab<>&\"' \u00e9\u201c")), max_size=12))
+def test_output_is_escaped_as_markupsafe_escapes_it(text):
+    """Output statements escape through render._escape_output; Jinja as shipped must agree."""
+    ours = make_environment(None)
+    stock = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                               lstrip_blocks=True, keep_trailing_newline=True)
+    values = dict(text=text, safe=Markup("<b>&amp;" + str(escape(text)) + "</b>"), n=3, own=_HasHtml())
+    assert ours.from_string(_OUTPUTS).render(**values) == stock.from_string(_OUTPUTS).render(**values)
+    with pytest.raises(jinja2.UndefinedError):
+        ours.from_string("{{ missing }}").render()
 
 
 def test_a_site_template_overrides_the_theme_and_can_extend_it(tmp_path):
