@@ -93,35 +93,55 @@ class Staging:
     even written. `write_output(staging=...)` then moves the waiting files into place; a
     failed build calls `discard`, and the output folder is as it was. The folder lives inside
     the output folder (a rename never crosses file systems) under a name no page can have.
+
+    An output folder that is missing or empty has nothing to keep: pages are written in place
+    at once (`direct`), by the workers, and `discard` empties the folder again. A first build
+    then skips a folder of 10,000 files and as many renames and folders made one by one.
     """
 
     def __init__(self, out_dir: Path):
         self.out_dir = out_dir
         self.made_out_dir = False
+        self.direct = False
         self.folder = out_dir / STAGING
         self.previous = read_manifest(out_dir)
 
     def open(self) -> Staging:
         self.made_out_dir = not self.out_dir.exists()
         shutil.rmtree(self.folder, ignore_errors=True)   # left by a build that was killed
-        self.folder.mkdir(parents=True)
+        self.direct = self.made_out_dir or (self.out_dir.is_dir() and not any(self.out_dir.iterdir()))
+        if self.direct:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.folder.mkdir(parents=True)
         return self
 
     def path(self, relative: str) -> Path:
+        if self.direct:
+            return safe_output_path(self.out_dir, relative)
         return self.folder / hashlib.blake2b(relative.encode(), digest_size=12).hexdigest()
 
     def stage(self, relative: str, data: bytes) -> Staged:
         digest = file_hash(data)
         target = safe_output_path(self.out_dir, relative)
-        if _holds(target, data, digest, self.previous.get(relative)):
+        if not self.direct and _holds(target, data, digest, self.previous.get(relative)):
             return Staged(digest, False)
         path = self.path(relative)
+        if self.direct:
+            path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         os.chmod(path, 0o644)
         return Staged(digest, True)
 
     def discard(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.direct:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        elif self.out_dir.is_dir():    # it was empty: empty it again
+            for child in list(self.out_dir.iterdir()):
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
         if self.made_out_dir:
             with contextlib.suppress(OSError):
                 self.out_dir.rmdir()
@@ -143,13 +163,15 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
     previous = read_manifest(out_dir)
     hashes: dict[str, str] = {path: previous[path] for path in kept if path in previous}
     written: list[str] = []
+    in_place = staging is not None and staging.direct and staging.out_dir.resolve() == out_dir.resolve()
     for relative, item in (staged or {}).items():
         hashes[relative] = item.digest
         if item.written:
             assert staging is not None
-            target = safe_output_path(out_dir, relative)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging.path(relative), target)
+            if not in_place:
+                target = safe_output_path(out_dir, relative)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging.path(relative), target)
             written.append(relative)
     for relative, data in files.items():
         digest = file_hash(data)
@@ -173,7 +195,7 @@ def write_output(out_dir: Path, files: Mapping[str, bytes], *, inputs: str = "",
         _remove_empty_parents(target.parent, out_dir)
     manifest = {"generator": "briefing", "inputs": inputs, "state": state, "files": dict(sorted(hashes.items()))}
     atomic_write(out_dir / MANIFEST, json.dumps(manifest, indent=0).encode("utf-8"))
-    if staging is not None:
+    if staging is not None and not staging.direct:
         shutil.rmtree(staging.folder, ignore_errors=True)
     return WriteReport(tuple(written), len(hashes) - len(written), tuple(removed), hashes)
 

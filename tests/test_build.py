@@ -178,6 +178,34 @@ def test_staging_writes_only_changed_files_and_discard_leaves_no_trace(tmp_path)
     assert tree(out) == {"a.html": b"one", "b.html": b"TWO"}
 
 
+def test_a_missing_or_empty_output_folder_gets_its_pages_in_place(tmp_path):
+    """Nothing to keep: pages go straight where they belong, and a failed build empties the folder."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    staging = Staging(empty).open()
+    assert staging.direct and not (empty / STAGING).exists()
+    staged = {"briefings/a/index.html": staging.stage("briefings/a/index.html", b"A")}
+    assert tree(empty) == {"briefings/a/index.html": b"A"}         # in place at once, no staging folder
+    report = write_output(empty, {"feed.xml": b"F"}, staged=staged, staging=staging)
+    assert report.written == ("briefings/a/index.html", "feed.xml")
+    assert read_manifest(empty) == {"briefings/a/index.html": file_hash(b"A"), "feed.xml": file_hash(b"F")}
+    assert (empty / "briefings/a/index.html").stat().st_mode & 0o777 == 0o644
+
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    staging = Staging(failed).open()
+    staging.stage("briefings/a/index.html", b"A")
+    staging.stage("index.html", b"I")
+    staging.discard()
+    assert failed.is_dir() and not any(failed.iterdir()), "the folder is as empty as it was"
+
+    elsewhere = Staging(tmp_path / "first").open()           # the output folder moved meanwhile
+    staged = {"a/index.html": elsewhere.stage("a/index.html", b"A")}
+    write_output(tmp_path / "second", {}, staged=staged, staging=elsewhere)
+    assert tree(tmp_path / "second") == {"a/index.html": b"A"}
+    assert not Staging(empty).open().direct                   # a folder with a site in it is staged
+
+
 def test_drafts_are_left_out_unless_asked(tmp_path):
     site = copy_site("history", tmp_path)
     drafts = [p for p in (site / "content" / "articles").glob("*.md") if "draft: true" in p.read_text()]
