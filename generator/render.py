@@ -147,8 +147,8 @@ def _escape_output(value: Any) -> str:
 
     Compiled templates call `escape` only on what `{{ … }}` writes, and join it into the page
     (or into a macro's or block's result, which Jinja then marks safe itself); markupsafe's
-    escape wraps each in a Markup object through two Python calls first, a sixth of rendering
-    a briefing. Text already safe passes as it is; anything else goes the usual way.
+    escape wraps each in a Markup object through two Python calls first, a sixth of a briefing's
+    template time. Text already safe passes as it is; anything else goes the usual way.
     """
     kind = type(value)
     if kind is str:
@@ -159,6 +159,8 @@ def _escape_output(value: Any) -> str:
 
 
 class _Template(jinja2.Template):
+    """A template whose output statements escape through `_escape_output`."""
+
     @classmethod
     def _from_namespace(cls, environment, namespace, globals):
         namespace["escape"] = _escape_output    # the name compiled code looks up for output

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.engine import Engine
 from generator.extras import FEED_ENTRIES
@@ -163,6 +165,17 @@ def test_feeds_escape_markup_in_titles_and_summaries(make_site):
     assert entry.link == "https://example.org/q&a/briefings/terms/"
     assert parse(files, "actors/ada-north/feed.xml").feed.title == 'Ada & Co — Q&A <Desk> "Briefs"'
     etree.fromstring(files["sitemap.xml"])  # well-formed with the & in the URL
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab&<>\"'\n\r\t é")), max_size=12))
+def test_feed_text_and_attributes_are_escaped_as_the_standard_library_does(text):
+    from xml.sax import saxutils
+
+    from generator.extras import escape, quoteattr
+
+    assert escape(text) == saxutils.escape(text)
+    assert quoteattr(text) == saxutils.quoteattr(text)
 
 
 def test_a_long_feed_keeps_the_newest_entries(make_site):
