@@ -408,8 +408,7 @@ def test_template_calls_pass_what_jinja_passes():
     def stop():
         raise StopIteration
 
-    env.globals.update(who=who, counter=Counter(), stop=stop, plain=lambda x, y=0: x + y,
-                       bound=" and ".join, pass_ctx_method=type("T", (), {"m": who})().m)
+    env.globals.update(who=who, counter=Counter(), stop=stop, plain=lambda x, y=0: x + y, bound=" and ".join)
     template = env.from_string(
         "{% macro twice(x) %}{{ x }}{{ x }}{% endmacro %}"
         "{% for i in [1] %}{{ twice(i) }} {{ who('Hi') }} {{ plain(i, y=2) }}{% endfor %} "
