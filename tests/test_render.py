@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from generator.assets import build_assets, load_assets
 from generator.plan import plan_site
-from generator.render import format_date, iso_date, label, make_environment, render_page, render_site
+from generator.render import bind_site, format_date, iso_date, label, make_environment, render_page, render_site
 from generator.urls import Urls
 
 
@@ -415,6 +415,26 @@ def test_template_calls_pass_what_jinja_passes():
         "{{ counter(3) }} {{ bound(['a', 'b']) }} [{{ stop() is undefined }}]")
     assert template.render(name="Ana") == "11 Hi, Ana 3 3 with _Environment a and b [True]"
     assert type(template.new_context()).call is not jinja2.runtime.Context.call
+
+
+def test_the_markup_helpers_are_filters_too():
+    """The theme calls the helpers as filters (Binding.filters); they give what the functions give."""
+    env, site = make_environment(None), story_site()
+    bind_site(env, site, Urls("/base/"), load_assets(None))
+    article = site.articles[-1]
+    values = dict(a=next(iter(site.actors)), at=article, s=article.slug, p=next(iter(site.proposals)),
+                  q=next(iter(site.questions)))
+    pairs = [("actor_link(a)", "a|actor_link"), ("actor_link(a, at)", "a|actor_link(at)"),
+             ("actor_list([a, a], at)", "[a, a]|actor_list(at)"),
+             ("stance_badge('supports')", "'supports'|stance_badge"),
+             ("status_badge('agreed')", "'agreed'|status_badge"), ("question_badge('open')", "'open'|question_badge"),
+             ("urls.page('briefing', s)", "s|briefing_url"), ("urls.page('actor', a)", "a|actor_url"),
+             ("urls.page('proposal', p)", "p|proposal_url"), ("urls.page('question', q)", "q|question_url"),
+             ("urls.page('tag', 'talks')", "'talks'|tag_url")]
+    for call, filtered in pairs:
+        expected = env.from_string("{{ " + call + " }}").render(values)
+        assert env.from_string("{{ " + filtered + " }}").render(values) == expected
+        assert "/base/" in expected or "badge" in expected, expected
 
 
 class _HasHtml:
