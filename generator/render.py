@@ -486,6 +486,22 @@ class Binding:
             joined = self.fragments[key] = Markup(", ".join([self.actor_link(i, at) for i in key[1]]))
         return joined
 
+    def proposal_link(self, ident: str) -> Markup:
+        return self._entity_link("proposal", ident)
+
+    def question_link(self, ident: str) -> Markup:
+        return self._entity_link("question", ident)
+
+    def _entity_link(self, kind: str, ident: str) -> Markup:
+        """A link to a proposal with its title or a question with its text: the same on every
+        page, made once per build."""
+        key = (f"{kind}-link", ident)
+        link = self.fragments.get(key)
+        if link is None:
+            label = self.site.proposals[ident].title if kind == "proposal" else self.site.questions[ident].text
+            link = self.fragments[key] = Markup(f'<a href="{escape(self.urls.page(kind, ident))}">{escape(label)}</a>')
+        return link
+
     @staticmethod
     def status_badge(status: str) -> Markup:
         return _badge("status", status)
@@ -531,14 +547,15 @@ class Binding:
         urls = {f"{kind}_url": functools.partial(self._page_url, kind)
                 for kind in ("briefing", "actor", "proposal", "question", "tag")}
         return {"actor_link": self.actor_link, "actor_list": self.actor_list, "status_badge": self.status_badge,
-                "stance_badge": self.stance_badge, "question_badge": self.question_badge, **urls}
+                "stance_badge": self.stance_badge, "question_badge": self.question_badge,
+                "proposal_link": self.proposal_link, "question_link": self.question_link, **urls}
 
     def _page_url(self, kind: str, ident: str) -> str:
         return self.urls.page(kind, ident)
 
     def globals(self) -> dict[str, Any]:
-        names = ("actor_link", "actor_list", "status_badge", "stance_badge", "question_badge", "draft_badge",
-                 "asset", "absolute", "memo")
+        names = ("actor_link", "actor_list", "proposal_link", "question_link", "status_badge", "stance_badge",
+                 "question_badge", "draft_badge", "asset", "absolute", "memo")
         proxies = {name: _Proxy(self, name) for name in ("site", "urls", "view")}
         return {"config": _Proxy(self, "site", "config"), **proxies,
                 **{name: getattr(self, name) for name in names}}

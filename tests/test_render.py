@@ -430,11 +430,18 @@ def test_the_markup_helpers_are_filters_too():
              ("status_badge('agreed')", "'agreed'|status_badge"), ("question_badge('open')", "'open'|question_badge"),
              ("urls.page('briefing', s)", "s|briefing_url"), ("urls.page('actor', a)", "a|actor_url"),
              ("urls.page('proposal', p)", "p|proposal_url"), ("urls.page('question', q)", "q|question_url"),
-             ("urls.page('tag', 'talks')", "'talks'|tag_url")]
+             ("urls.page('tag', 'talks')", "'talks'|tag_url"), ("proposal_link(p)", "p|proposal_link"),
+             ("question_link(q)", "q|question_link")]
     for call, filtered in pairs:
         expected = env.from_string("{{ " + call + " }}").render(values)
         assert env.from_string("{{ " + filtered + " }}").render(values) == expected
         assert "/base/" in expected or "badge" in expected, expected
+    # what the macros they replaced wrote
+    proposal, question = site.proposals[values["p"]], site.questions[values["q"]]
+    assert env.from_string("{{ p|proposal_link }}").render(values) == \
+        f'<a href="/base/proposals/{proposal.id}/">{escape(proposal.title)}</a>'
+    assert env.from_string("{{ q|question_link }}").render(values) == \
+        f'<a href="/base/questions/{question.id}/">{escape(question.text)}</a>'
 
 
 class _HasHtml:
