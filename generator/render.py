@@ -217,10 +217,16 @@ def make_environment(site_dir: Path | None, *, theme_templates: Path | None = No
         country=country_name,
     )
     env.globals.update(labels=LABELS, statuses=STATUSES, feeds=feeds)
-    binding = Binding()      # re-pointed at each build's model by bind_site
+    _install_binding(env)    # its helpers as filters too: they must exist before templates compile
+    return env
+
+
+def _install_binding(env: jinja2.Environment) -> Binding:
+    """A Binding's helpers as the environment's globals and filters; bind_site re-points it at each build."""
+    binding = Binding()
     env.globals.update(binding.globals(), binding=binding)
     env.filters.update(binding.filters())
-    return env
+    return binding
 
 
 def format_date(value: When | dt.date | dt.datetime) -> str:
@@ -597,8 +603,7 @@ def bind_site(env: jinja2.Environment, site: Site, urls: Urls, assets: Assets) -
     """Point the environment's globals at one build's model, links and assets."""
     binding = env.globals.get("binding")
     if not isinstance(binding, Binding):
-        binding = Binding()
-        env.globals.update(binding.globals(), binding=binding)
+        binding = _install_binding(env)
     binding.site, binding.urls, binding.view, binding.assets = site, urls, view_of(site), assets
     binding.fragments = {}
 
