@@ -463,6 +463,10 @@ class Binding:
     therefore this one object's proxies and methods, re-pointed by `bind_site` for each build.
     """
 
+    # the markup helpers templates may call as functions or as filters
+    HELPERS = ("actor_link", "actor_list", "proposal_link", "question_link", "status_badge", "stance_badge",
+               "question_badge")
+
     def __init__(self) -> None:
         self.site: Site | None = None
         self.urls: Urls | None = None
@@ -552,16 +556,13 @@ class Binding:
         """
         urls = {f"{kind}_url": functools.partial(self._page_url, kind)
                 for kind in ("briefing", "actor", "proposal", "question", "tag")}
-        return {"actor_link": self.actor_link, "actor_list": self.actor_list, "status_badge": self.status_badge,
-                "stance_badge": self.stance_badge, "question_badge": self.question_badge,
-                "proposal_link": self.proposal_link, "question_link": self.question_link, **urls}
+        return {**{name: getattr(self, name) for name in self.HELPERS}, **urls}
 
     def _page_url(self, kind: str, ident: str) -> str:
         return self.urls.page(kind, ident)
 
     def globals(self) -> dict[str, Any]:
-        names = ("actor_link", "actor_list", "proposal_link", "question_link", "status_badge", "stance_badge",
-                 "question_badge", "draft_badge", "asset", "absolute", "memo")
+        names = (*self.HELPERS, "draft_badge", "asset", "absolute", "memo")
         proxies = {name: _Proxy(self, name) for name in ("site", "urls", "view")}
         return {"config": _Proxy(self, "site", "config"), **proxies,
                 **{name: getattr(self, name) for name in names}}
