@@ -33,13 +33,19 @@ def site(title: str, css: str = "style.aaaaaaaa.css", color: str = "rgb(0, 0, 0)
 
 
 class FakeBuilder:
-    """Answers each update with the result the test set last; later updates change nothing."""
+    """Answers each update with the result the test set last; later updates change nothing.
+
+    A site set to fail stays failing, as a real one does until the file is fixed: one save can
+    reach the server as two rebuilds (the watcher's events split by a busy machine), and a
+    second rebuild that succeeded would take the overlay away before the test looked.
+    """
 
     base_path = BASE
 
     def __init__(self, files: dict[str, bytes]):
         self.files = files
         self._next: BuildResult | None = None
+        self._failing: BuildResult | None = None
         self._lock = threading.Lock()
 
     def build(self) -> BuildResult:
@@ -48,7 +54,8 @@ class FakeBuilder:
     def update(self, paths) -> BuildResult:
         with self._lock:
             result, self._next = self._next, None
-        return result or BuildResult(True, (), self.files, frozenset(), frozenset(), 0.001)
+            failing = self._failing
+        return result or failing or BuildResult(True, (), self.files, frozenset(), frozenset(), 0.001)
 
     def succeed(self, files: dict[str, bytes]) -> None:
         changed = {p for p, body in files.items() if self.files.get(p) != body}
@@ -56,10 +63,12 @@ class FakeBuilder:
         with self._lock:
             self.files = files
             self._next = BuildResult(True, (), files, frozenset(changed), frozenset(removed), 0.001)
+            self._failing = None
 
     def fail(self, *diagnostics: Diagnostic) -> None:
         with self._lock:
-            self._next = BuildResult(False, diagnostics, self.files, frozenset(), frozenset(), 0.001)
+            self._next = self._failing = BuildResult(False, diagnostics, self.files, frozenset(), frozenset(),
+                                                     0.001)
 
 
 @pytest.fixture
