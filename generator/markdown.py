@@ -217,29 +217,139 @@ def render_tokens(md: MarkdownIt, tokens: list[Token], site: Site, urls: Urls, a
 
 def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls: Urls, actors: Iterable = (),
                  quote_anchors: dict | None = None) -> str:
-    """What `render_tokens` makes of a prose body's tokens, block by block.
+    """What `render_tokens` makes of a prose body's tokens, written block by block from the text.
 
-    A block where an actor's first mention is linked or a quote is marked goes through the same
-    passes and renderer; the others, most blocks of a body, are written out as the renderer
-    would: text escaped, lines kept apart by a newline. Linking and marking carry no state from
-    one block to the next but what was linked and what is still to mark, so the result is the same.
+    Linking and marking carry no state from one block to the next but what was linked and what
+    is still to mark, so the result is the same. A block's links and marks are written straight
+    into its text where they nest simply (`_marked_html`); a quote that crosses a line or part of
+    a link goes through the token pass that splits marks (`_wrap_quotes`).
     """
     linker = _actor_linker(tuple(actors), urls)
     pending = dict(quote_anchors or {})
     html = []
-    for block in blocks:
-        tag, _first, lines = block
-        if (linker is not None and linker.mentioned(lines)) or (pending and _holds_quote(lines, pending)):
-            tokens = prose_tokens([block])
-            if linker is not None:
-                tokens[1].children = linker(tokens[1].children)
-            if pending:
-                _mark_quotes(tokens, pending)
-            html.append(md.renderer.render(tokens, md.options, {}))
+    for tag, _first, lines in blocks:
+        found = None
+        if pending:
+            joined = " ".join(lines)
+            folded = fold(joined)
+            if any(quote in folded for quote in pending):
+                found = _find_quotes(joined, pending)
+        if found:
+            mentions = linker.mentions(lines) if linker is not None else [[] for _line in lines]
+            inner = _marked_html(lines, mentions, found, urls)
+            if inner is None:
+                children, starts = _prose_children(lines, mentions, urls)
+                inner = _inline_html(_wrap_quotes(children, starts, found))
+        elif linker is not None and linker.mentioned(lines):
+            inner = linker.link_lines(lines)
         else:
-            text = "\n".join([escapeHtml(line) for line in lines])
-            html.append(f"<{tag}>{text}</{tag}>\n")
+            inner = "\n".join([escapeHtml(line) for line in lines])
+        html.append(f"<{tag}>{inner}</{tag}>\n")
     return "".join(html)
+
+
+def _prose_children(lines: list[str], mentions: list[list[tuple[int, int, str]]],
+                    urls: Urls) -> tuple[list[Token], list[tuple[int, int]]]:
+    """A prose block's inline tokens with the mentions linked, as the linker's token pass makes
+    them, and where each text token starts in the block's text (as `_mark_quotes` counts)."""
+    children: list[Token] = []
+    starts: list[tuple[int, int]] = []
+    offset = 0
+    for number, line in enumerate(lines):
+        if number:
+            children.append(Token("softbreak", "br", 0))
+            offset += 1
+        pos = 0
+        for start, end, actor_id in mentions[number]:
+            if start > pos:
+                starts.append((offset + pos, len(children)))
+                children.append(_text(line[pos:start]))
+            starts.append((offset + start, len(children) + 1))
+            open_, close = _link(urls.page("actor", actor_id), "actor-link")
+            children += [open_, _text(line[start:end]), close]
+            pos = end
+        if pos < len(line):
+            starts.append((offset + pos, len(children)))
+            children.append(_text(line[pos:]))
+        offset += len(line)
+    return children, starts
+
+
+# Where a mark and a link start or end at the same place, the order `_wrap_quotes` puts them in:
+# a quote within a link's text is marked inside it, one around a link outside it.
+_CLOSE_INNER, _LINK_CLOSE, _CLOSE, _OPEN, _LINK_OPEN, _OPEN_INNER = range(6)
+
+
+def _marked_html(lines: list[str], mentions: list[list[tuple[int, int, str]]],
+                 found: list[tuple[int, int, str]], urls: Urls) -> str | None:
+    """A prose block's HTML with its mentions linked and the quotes `found` marked, each quote
+    one mark, as the token passes write it; None when a quote overlaps part of a link or
+    another quote (the token pass splits such marks into runs). A line break inside a quote
+    is no matter: it nests anywhere, and a folded quote neither starts nor ends with one."""
+    events: list[tuple[int, int, str]] = []      # (place in the block's text, order, HTML)
+    links: list[tuple[int, int]] = []
+    line_start = 0
+    for line, spans in zip(lines, mentions, strict=True):
+        for start, end, actor_id in spans:
+            links.append((line_start + start, line_start + end))
+            href = escapeHtml(urls.page("actor", actor_id))
+            events += [(line_start + start, _LINK_OPEN, f'<a href="{href}" class="actor-link">'),
+                       (line_start + end, _LINK_CLOSE, "</a>")]
+        line_start += len(line) + 1
+    last_end = -1
+    for start, end, anchor in sorted(found, key=lambda f: (f[0], -f[1])):
+        if start < last_end:
+            return None   # overlaps the quote before
+        last_end = end
+        open_order, close_order = _OPEN, _CLOSE
+        for link_start, link_end in links:
+            if end <= link_start or start >= link_end:
+                continue
+            if link_start <= start and end <= link_end:
+                open_order, close_order = _OPEN_INNER, _CLOSE_INNER
+            elif not (start <= link_start and link_end <= end):
+                return None   # overlaps part of a link
+        events += [(start, open_order, f'<mark class="quote-mark" id="{anchor}">'), (end, close_order, "</mark>")]
+    events.sort(key=lambda e: (e[0], e[1]))
+    out = []
+    index = line_start = 0
+    for number, line in enumerate(lines):
+        if number:
+            out.append("\n")
+        pos, line_end = 0, line_start + len(line)
+        while index < len(events) and events[index][0] <= line_end:
+            place = events[index][0] - line_start
+            if place > pos:
+                out.append(escapeHtml(line[pos:place]))
+                pos = place
+            out.append(events[index][2])
+            index += 1
+        if pos < len(line):
+            out.append(escapeHtml(line[pos:]))
+        line_start = line_end + 1
+    return "".join(out)
+
+
+def _inline_html(children: list[Token]) -> str:
+    """What markdown-it's renderer writes of a prose block's inline tokens once linked and
+    marked (text, line breaks, links, marks: nothing else occurs)."""
+    out = []
+    for child in children:
+        kind = child.type
+        if kind == "text":
+            out.append(escapeHtml(child.content))
+        elif kind == "softbreak":
+            out.append("\n")
+        elif kind == "trusted_html":
+            out.append(child.content)
+        elif kind == "link_open":
+            attrs = "".join([f' {escapeHtml(key)}="{escapeHtml(str(value))}"' for key, value in child.attrItems()])
+            out.append(f"<a{attrs}>")
+        elif kind == "link_close":
+            out.append("</a>")
+        else:  # pragma: no cover - prose blocks hold no other tokens
+            raise ValueError(f"unexpected token {kind} in a prose block")
+    return "".join(out)
 
 
 def _rewrite_links(children: list[Token], urls: Urls) -> list[Token]:
@@ -330,6 +440,30 @@ class _ActorLinker:
         """Whether a block of these lines may link an actor (False: it certainly does not)."""
         return bool(self._present("\n".join(lines)))
 
+    def mentions(self, lines: list[str]) -> list[list[tuple[int, int, str]]]:
+        """Per line of a prose block, (start, end, actor id) of each first mention it links:
+        what `__call__` links in the block's tokens."""
+        present = self._present("".join(lines))
+        if not present:
+            return [[] for _line in lines]
+        return [list(_first_mentions(line, present, self.linked)) for line in lines]
+
+    def link_lines(self, lines: list[str]) -> str:
+        """The HTML of a prose block's lines with first mentions linked, as rendering the
+        tokens `__call__` makes of them writes it."""
+        out = []
+        for number, (line, spans) in enumerate(zip(lines, self.mentions(lines), strict=True)):
+            if number:
+                out.append("\n")
+            pos = 0
+            for start, end, actor_id in spans:
+                href = escapeHtml(self.urls.page("actor", actor_id))
+                out += [escapeHtml(line[pos:start]), f'<a href="{href}" class="actor-link">',
+                        escapeHtml(line[start:end]), "</a>"]
+                pos = end
+            out.append(escapeHtml(line[pos:]))
+        return "".join(out)
+
     def __call__(self, children: list[Token]) -> list[Token]:
         # only the names that the block's text holds at all are looked for, line by line
         present = self._present("".join([child.content for child in children if child.type == "text"]))
@@ -397,12 +531,6 @@ def _first_mentions(text: str, names: dict[str, str], linked: set[str]) -> Itera
         pos = best[1]
 
 
-def _holds_quote(lines: list[str], pending: dict[str, str]) -> bool:
-    """Whether a prose block's text holds one of the quotes still to mark (as _mark_quotes looks)."""
-    folded_block = fold(" ".join(lines))
-    return any(quote in folded_block for quote in pending)
-
-
 def _mark_quotes(tokens: list[Token], pending: dict[str, str]) -> None:
     """Wrap the first occurrence of each quote of `pending` (folded quote -> anchor) in
     <mark id=anchor>, taking the quotes marked out of `pending`.
@@ -431,16 +559,22 @@ def _mark_quotes(tokens: list[Token], pending: dict[str, str]) -> None:
         folded_block = fold(joined)   # once per block, not once per pending quote
         if not any(quote in folded_block for quote in pending):
             continue
-        folded, original = fold_with_map(joined)
-        found: list[tuple[int, int, str]] = []   # (start, end, anchor) in the block's text
-        for quote, anchor in list(pending.items()):
-            at = folded.find(quote)
-            if at < 0:
-                continue
-            del pending[quote]
-            found.append((original(at), original(at + len(quote) - 1) + 1, anchor))
+        found = _find_quotes(joined, pending)
         if found:
             token.children = _wrap_quotes(token.children, starts, found)
+
+
+def _find_quotes(text: str, pending: dict[str, str]) -> list[tuple[int, int, str]]:
+    """(start, end, anchor) in a block's text of each quote of `pending` it holds, taken out of `pending`."""
+    folded, original = fold_with_map(text)
+    found: list[tuple[int, int, str]] = []
+    for quote, anchor in list(pending.items()):
+        at = folded.find(quote)
+        if at < 0:
+            continue
+        del pending[quote]
+        found.append((original(at), original(at + len(quote) - 1) + 1, anchor))
+    return found
 
 
 def _wrap_quotes(children: list[Token], starts: list[tuple[int, int]],
