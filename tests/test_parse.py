@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pickle
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.errors import ERROR, WARNING
 from generator.markdown import plain_text
-from generator.parse import MAX_FILE_BYTES, MAX_YAML_NODES, Document, parse_document, split_front_matter
+from generator.parse import MAX_FILE_BYTES, MAX_YAML_NODES, Document, YamlLoader, parse_document, split_front_matter
 from generator.quotes import fold_text
 
 ARTICLE = """---
@@ -305,3 +309,38 @@ def test_a_scalar_or_list_instead_of_a_mapping(kind) -> None:
         (problem,) = doc.diagnostics
         assert "must be a mapping of keys to values" in problem.message
         assert doc.data == {}
+
+
+# parse.YamlLoader resolves plain scalars' tags its own, shorter way: the tags must be the safe
+# loader's for any scalar, plain or quoted, in any place (keys, lists, nested mappings).
+_SCALARS = st.one_of(
+    st.sampled_from(["", "~", "null", "Null", "NULL", "yes", "No", "on", "OFF", "true", "False", "y", "n",
+                     "0", "-1", "+12", "0x1F", "0o17", "1_000", "3.14", "-.5", ".inf", "-.INF", ".nan", "1e3",
+                     "2024-03-01", "2024-03-01T10:00:00Z", "2024-3-1", "<<", "=", "12:30", "1:20:00",
+                     "190:20:30", "NO", "Norway", "- x", "2024", "0.", "+.inf", "1,000"]),
+    st.text(alphabet="0123456789.+-:eExXoOabnNyYtTfF_ ~", min_size=1, max_size=8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SCALARS, min_size=1, max_size=6), st.booleans())
+def test_yaml_loader_tags_scalars_as_the_safe_loader_does(values, quoted) -> None:
+    def dumped(value: str) -> str:
+        return json.dumps(value) if quoted else value
+
+    lines = [f"k{i}: {dumped(v)}" for i, v in enumerate(values)] + ["list:"] + [f"  - {dumped(v)}" for v in values]
+    text = "\n".join(lines) + "\n"
+
+    def tags(loader_class) -> list[str] | str:
+        loader = loader_class(text)
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            return type(exc).__name__
+        finally:
+            loader.dispose()
+        out = [node.tag]
+        for key, value in node.value:
+            out += [key.tag, value.tag] + ([item.tag for item in value.value] if key.value == "list" else [])
+        return out
+
+    assert tags(YamlLoader) == tags(yaml.CSafeLoader)
