@@ -152,6 +152,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write to '{configured}': {exc.strerror or exc}") from None
     engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict, staging=staging)
+    engine.defer_deps = True   # the state's writer finds them (make_state below)
     handed = [sources]
     del sources  # the engine lets go of them once they are parsed (65 MB at 10,000 articles)
     try:
@@ -176,10 +177,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not engine.reused_state:
         # after the output: a state whose token the manifest does not name is never used, and the
         # next build waits for the writer (state.py)
-        story = Story(engine.site, engine.documents, engine.fold, engine.feeds, engine.plans)
-        state = BuildState(setup, str(out.resolve()), token, story, dict(engine.assets.names),
-                           engine.source_digests, engine.front_digests, result.diagnostics)
-        save_state_detached(site_dir, state)
+        def make_state() -> BuildState:
+            story = Story(engine.site, engine.documents, engine.fold, engine.feeds, engine.plans_with_deps())
+            return BuildState(setup, str(out.resolve()), token, story, dict(engine.assets.names),
+                              engine.source_digests, engine.front_digests, result.diagnostics)
+
+        save_state_detached(site_dir, make_state)
     if args.timings:
         stages = dict(engine.timings, read=read, state=loaded - started_state + time.perf_counter() - wrote,
                       write=wrote - writing)

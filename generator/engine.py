@@ -119,6 +119,13 @@ class Engine:
         self.source_digests: dict[str, str] = {}
         self.front_digests: dict[str, str] = {}
         self.reused_state = False     # the last build patched a previous state (still valid) instead of resolving
+        # A first run renders everything: it needs no dependencies to know what to render. A CLI
+        # build keeps its plans only in the state, which a detached process writes after the
+        # build: with `defer_deps`, a first run plans without them (plan_site(deps=False)) and
+        # `plans_with_deps` finds them in that process, off the time the user waits. The run
+        # after such a run renders everything again, with them.
+        self.defer_deps = False
+        self.deps_left_out = False
 
     # ------------------------------------------------------------------ runs
     def build(self, sources: list[Source] | None = None, previous: BuildState | None = None) -> BuildResult:
@@ -390,10 +397,12 @@ class Engine:
                 plans, dirty = self.plans, frozenset()
             else:
                 old = self.site
-                dirty = None if everything or old is None else changed_deps(old, site)
+                dirty = None if everything or old is None or self.deps_left_out else changed_deps(old, site)
                 last = None if dirty is None else (self.plans, dirty)
+                with_deps = not (self.defer_deps and old is None)   # (a first run: nothing to reuse)
                 plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps,
-                                                        last=last, before=old)}
+                                                        last=last, before=old, deps=with_deps)}
+                self.deps_left_out = not with_deps
                 del old
         stale_templates = self._templates_using(self.changed_templates, {p.template for p in plans.values()})
         pages: dict[str, bytes] = {}
@@ -461,6 +470,13 @@ class Engine:
             return uses[name]
 
         return {name for name in names if closure(name) & changed}
+
+    def plans_with_deps(self) -> dict[str, PagePlan]:
+        """The last good run's plans with their dependencies (planned now if the run left them out)."""
+        if not self.deps_left_out or self.site is None:
+            return self.plans
+        site = self.site
+        return {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps)}
 
     def _relink_assets(self, old: Assets, new: Assets, urls: Urls) -> None:
         """A static file changed: point the pages in memory at its new fingerprinted name.

@@ -80,7 +80,7 @@ class PagePlan:
 
 def plan_site(site: Site, *, per_page: int, fine: bool = True,
               last: tuple[Mapping[str, PagePlan], frozenset[str]] | None = None,
-              before: Site | None = None) -> tuple[PagePlan, ...]:
+              before: Site | None = None, deps: bool = True) -> tuple[PagePlan, ...]:
     """Every page of the site, in a fixed order, each with what it depends on.
 
     `fine`: the pages are rendered by the theme's templates (see the keys above). `last`: the
@@ -89,9 +89,15 @@ def plan_site(site: Site, *, per_page: int, fine: bool = True,
     rebuild's articles are new objects, equal to the last build's). `before`: the model `last`'s
     (fine) plans were made from: an entity page made from what it was made from keeps its plan
     too, as it does within one process (a CLI rebuild that took up the last build's story).
+
+    Without `deps`, the briefings and the actor, proposal and question pages get no dependencies
+    but COMMON_DEPS (finding theirs is nearly all of planning): plans that only say what to
+    render, for a build that renders everything. Plan again with them before keeping the plans.
     """
     if per_page < 1:
         raise ValueError("per_page must be at least 1")
+    if not deps:
+        return _plan(site, per_page, None, None, with_deps=False)
     plans = _plan(site, per_page, last, before if fine else None)
     return plans if fine else tuple(replace(p, deps=_coarse(p.deps)) for p in plans)
 
@@ -110,9 +116,14 @@ def _coarse(deps: frozenset[str]) -> frozenset[str]:
 
 
 def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozenset[str]] | None,
-          before: Site | None) -> tuple[PagePlan, ...]:
+          before: Site | None, *, with_deps: bool = True) -> tuple[PagePlan, ...]:
     plans: list[PagePlan] = []
     plans.extend(_home_pages(site, per_page))
+    if not with_deps:   # (and without the caches below, which hold plans with their dependencies)
+        plans.extend(_page("briefing", article.slug, ()) for article in site.articles)
+        plans.extend(_page(kind, ident, ()) for kind in ("actor", "proposal", "question")
+                     for ident in sorted(getattr(site, kind + "s")))
+        return _plan_indexes(site, per_page, plans)
     global _briefing_plans
     known, _briefing_plans = _briefing_plans, {}
     for article in site.articles:
@@ -145,7 +156,11 @@ def _plan(site: Site, per_page: int, last: tuple[Mapping[str, PagePlan], frozens
                 plan = (made_from, _page(kind, ident, deps(site, ident)))
             _entity_plans[kind, ident] = plan
             plans.append(plan[1])
+    return _plan_indexes(site, per_page, plans)
 
+
+def _plan_indexes(site: Site, per_page: int, plans: list[PagePlan]) -> tuple[PagePlan, ...]:
+    """`plans` and, after them, the indexes, tag pages, plain pages and the 404 page."""
     plans.append(_page("actors", "", _entity_keys("actor", _actors_shown_in_index(site))))
     plans.append(_page("proposals", "", _entity_keys("proposal", site.proposals)))
     raisers = {a for q in site.questions.values() for a in q.raised_by}  # named beside each question

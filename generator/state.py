@@ -22,8 +22,10 @@ body-only rebuild reads the first part alone: it plans the briefings it renders 
 
 The state is written after the build's output, by a detached process that holds the state's
 lock (`save_state_detached`): at 10,000 articles pickling it takes about two seconds the user
-need not wait for, as git leaves its auto-gc running. The next build takes the lock before reading
-the state, so it waits for a writer still at work instead of missing the state.
+need not wait for, as git leaves its auto-gc running. A first build's pages are planned
+without their dependencies (it renders them all); that process finds them for the story.
+The next build takes the lock before reading the state, so it waits for a writer still at
+work instead of missing the state.
 
 A body-only rebuild leaves the state as it is (writing 120 MB for one changed paragraph
 would cost more than the build), so the sources may have moved on from `digests`; the next
@@ -36,6 +38,7 @@ import os
 import pickle
 import secrets
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -144,8 +147,11 @@ def save_state(site_dir: Path, state: BuildState) -> None:
         pass
 
 
-def save_state_detached(site_dir: Path, state: BuildState) -> None:
-    """save_state in a detached process, holding the state's lock until the state is written.
+def save_state_detached(site_dir: Path, make_state: Callable[[], BuildState]) -> None:
+    """save_state(make_state()) in a detached process, holding the state's lock until the state is written.
+
+    The state is made there too: what the build left for it to find (the plans' dependencies,
+    engine.Engine.plans_with_deps) is found while the user goes on.
 
     The lock is taken here, before forking, so a build started the moment this one returns
     already finds it held. The writer is a grandchild in its own session: init adopts it (a
@@ -159,7 +165,7 @@ def save_state_detached(site_dir: Path, state: BuildState) -> None:
         try:
             pid = os.fork()
         except (AttributeError, OSError):
-            save_state(site_dir, state)
+            save_state(site_dir, make_state())
             return
         if pid == 0:  # pragma: no cover - the child and grandchild; coverage does not follow them
             try:
@@ -171,7 +177,7 @@ def save_state_detached(site_dir: Path, state: BuildState) -> None:
                     quiet = os.open(os.devnull, os.O_RDWR)
                     for stream in (0, 1, 2):
                         os.dup2(quiet, stream)
-                    save_state(site_dir, state)
+                    save_state(site_dir, make_state())
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)

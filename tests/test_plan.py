@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from factories import many_articles_site, story_site
 
-from generator.plan import changed_deps, plan_site
+from generator.plan import COMMON_DEPS, changed_deps, plan_site
 
 
 def by_url(site, per_page=10):
@@ -182,3 +182,18 @@ def test_changed_deps_without_a_previous_model_is_everything():
     every = changed_deps(None, site)
     for plan in plan_site(site, per_page=10):
         assert plan.deps & every, plan.url
+
+
+def test_plans_without_deps_are_the_same_pages_and_leave_the_memos_alone():
+    """plan_site(deps=False) (a first CLI build's: the state's writer plans the dependencies)."""
+    site = story_site()
+    full = plan_site(site, per_page=1)
+    bare = plan_site(site, per_page=1, deps=False)
+    assert [replace(p, deps=frozenset()) for p in bare] == [replace(p, deps=frozenset()) for p in full]
+    assert {p.kind for p in bare if p.deps == COMMON_DEPS} >= {"briefing", "actor", "proposal", "question"}
+    assert all(p.deps == COMMON_DEPS for p in bare if p.kind in ("briefing", "actor", "proposal", "question"))
+    assert [p for p in bare if p.kind not in ("briefing", "actor", "proposal", "question")] == \
+        [p for p in full if p.kind not in ("briefing", "actor", "proposal", "question")]
+    # the memos of the last plans (plan._briefing_plans, _entity_plans) still hold plans with deps
+    assert plan_site(site, per_page=1) == full
+    assert all(p.deps != COMMON_DEPS for p in full if p.kind in ("briefing", "actor", "proposal", "question"))
