@@ -864,10 +864,17 @@ class Resolver:
     def site(self, articles, actors, proposals, questions, pages, events, tags, actor_articles, actor_quotes,
              actor_events) -> Site:
         """The model from the articles, the entities and the indexes made from the articles."""
+        # each actor's questions in the order the story first mentions them: not the order of
+        # `questions`, which a walk resumed from a checkpoint (resolve_again) leaves otherwise
         actor_questions: dict[str, list[str]] = {}
-        for question in questions.values():
-            for ident in question.raised_by:
-                actor_questions.setdefault(ident, []).append(question.id)
+        listed: set[str] = set()
+        for article in articles:
+            for update in article.questions:
+                if update.question in listed or update.question not in questions:
+                    continue
+                listed.add(update.question)
+                for ident in questions[update.question].raised_by:
+                    actor_questions.setdefault(ident, []).append(update.question)
         members: dict[str, list[str]] = {}
         for actor in actors.values():
             if actor.affiliation:

@@ -232,6 +232,24 @@ def test_incremental_cli_builds_equal_a_cold_build(edits, limit) -> None:
                     wait_for_state(folder)   # before the temporary folder is removed
 
 
+def test_an_actors_questions_keep_the_storys_order_after_an_edit(tmp_path) -> None:
+    """Resuming the walk re-follows the questions an edited article mentions; the actor's page
+    still lists the questions it raised in the order the story first mentions them (not the
+    order the walk met them again), as a cold build does."""
+    site = tmp_path / "site"
+    shutil.copytree(HISTORY, site)
+    engine = Engine(site, use_cache=False, parallel=False)
+    assert engine.build().ok
+    assert engine.site.actor_questions["tomas-eld"] == ("dry-year-flow", "gauge-calibration")
+    first = articles(site)[0]   # raises dry-year-flow
+    first.write_text(first.read_text().replace("title: ", "title: Now ", 1))
+    assert engine.update([first]).ok
+    assert engine.site.actor_questions["tomas-eld"] == ("dry-year-flow", "gauge-calibration")
+    cold = Engine(site, use_cache=False, parallel=False)
+    assert cold.build().ok
+    assert engine.pages == cold.pages
+
+
 def test_a_cli_rebuild_after_a_body_edit_renders_one_page_and_keeps_the_state(tmp_path, capsys) -> None:
     site, out = tmp_path / "site", tmp_path / "out"
     shutil.copytree(HISTORY, site)
