@@ -14,7 +14,7 @@ from . import pickles
 from .config import SITE_FILE, output_problem, site_config
 from .errors import ContentError, Diagnostic
 from .model import Site, SiteConfig
-from .parse import Document, digest, parse_document
+from .parse import DIGEST, Document, digest, parse_document
 from .resolve import resolve
 
 CONTENT_GLOBS = (("article", "content/articles", (".md", ".markdown")),
@@ -162,18 +162,21 @@ def read_sources(site_dir: Path, *, stat_cache: bool = False) -> list[Source]:
     return sources
 
 
-STATS_FILE = "source-stats.pickle"   # in the cache folder: path -> (stamp, digest)
+STATS_FILE = "source-stats.pickle"   # in the cache folder: (DIGEST, {path: (stamp, digest)})
 RACY_NS = 2_000_000_000              # a file's times can lag the clock by a tick: leave a margin
 
 
 def _load_stats(site_dir: Path) -> dict[str, tuple]:
     known = pickles.load(site_dir, STATS_FILE)
-    return known if isinstance(known, dict) else {}   # none: every file is read
+    # digests made another way (an older version) would never match the parse cache's again
+    if isinstance(known, tuple) and len(known) == 2 and known[0] == DIGEST and isinstance(known[1], dict):
+        return known[1]
+    return {}   # none: every file is read
 
 
 def _save_stats(site_dir: Path, stats: dict[str, tuple]) -> None:
     try:
-        pickles.dump(site_dir, STATS_FILE, stats)
+        pickles.dump(site_dir, STATS_FILE, (DIGEST, stats))
     except OSError:
         pass  # a read-only site still builds, reading every file
 

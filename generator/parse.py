@@ -97,8 +97,11 @@ class Document:
         return _locate(self.marks, path)
 
 
+DIGEST = "sha256/128"   # how `digest` digests: recorded beside digests kept across versions (load.py)
+
+
 def digest(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return hashlib.sha256(raw).hexdigest()[:32]   # (as write.file_hash: the CPU's SHA instructions)
 
 
 def parse_document(kind: str, path: str, raw: bytes) -> Document:

@@ -14,6 +14,7 @@ from generator.cli import main
 from generator.engine import Engine
 from generator.errors import ContentError
 from generator.load import read_sources
+from generator.parse import digest
 from generator.write import (
     MANIFEST,
     STAGING,
@@ -364,6 +365,22 @@ def test_the_stat_cache_reads_only_the_files_whose_stamp_changed(tmp_path, monke
     assert read == sorted(["content/articles/2030-01-01-new.md", articles[0].relative_to(site).as_posix()])
     assert articles[1].relative_to(site).as_posix() not in later
     assert later == {s.path: s for s in read_sources(site)} | {p: later[p] for p in later if p not in read}
+
+
+def test_the_stat_cache_keeps_only_digests_made_the_current_way(tmp_path, monkeypatch):
+    """Digests recorded by a version that digested otherwise would never match the parse cache's
+    again (so every build would parse everything): such a stats file counts as none."""
+    monkeypatch.setattr(load_module, "RACY_NS", 0)
+    site = copy_site("history", tmp_path)
+    read_sources(site, stat_cache=True)
+    assert all(s.content is None for s in read_sources(site, stat_cache=True))
+    recorded = load_module.pickles.load(site, load_module.STATS_FILE)
+    assert recorded[0] == load_module.DIGEST
+    for stale in (recorded[1], ("blake2b/128", recorded[1])):   # an older version's, another digest's
+        load_module.pickles.dump(site, load_module.STATS_FILE, stale)
+        sources = read_sources(site, stat_cache=True)
+        assert all(s.content is not None for s in sources)
+        assert all(s.digest == digest(s.content) for s in sources)
 
 
 def test_a_file_changed_within_its_clock_tick_is_not_missed(tmp_path, monkeypatch):
