@@ -233,7 +233,9 @@ def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls:
             joined = " ".join(lines)
             folded = fold(joined)
             if any(quote in folded for quote in pending):
-                found = _find_quotes(joined, pending)
+                # a prose line neither starts nor ends with white space: folded as long as the
+                # text, it has no run of white space, and each place in it is the text's own
+                found = _find_quotes(joined, pending, folded if len(folded) == len(joined) else None)
         if found:
             mentions = linker.mentions(lines) if linker is not None else [[] for _line in lines]
             inner = _marked_html(lines, mentions, found, urls)
@@ -564,9 +566,16 @@ def _mark_quotes(tokens: list[Token], pending: dict[str, str]) -> None:
             token.children = _wrap_quotes(token.children, starts, found)
 
 
-def _find_quotes(text: str, pending: dict[str, str]) -> list[tuple[int, int, str]]:
-    """(start, end, anchor) in a block's text of each quote of `pending` it holds, taken out of `pending`."""
-    folded, original = fold_with_map(text)
+def _find_quotes(text: str, pending: dict[str, str], same_places: str | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, anchor) in a block's text of each quote of `pending` it holds, taken out of `pending`.
+
+    `same_places`: the text folded, known to be folded character for character (no run of
+    white space shortened), so that a place in it is the same place in the text.
+    """
+    if same_places is not None:
+        folded, original = same_places, _same_place
+    else:
+        folded, original = fold_with_map(text)
     found: list[tuple[int, int, str]] = []
     for quote, anchor in list(pending.items()):
         at = folded.find(quote)
@@ -575,6 +584,10 @@ def _find_quotes(text: str, pending: dict[str, str]) -> list[tuple[int, int, str
         del pending[quote]
         found.append((original(at), original(at + len(quote) - 1) + 1, anchor))
     return found
+
+
+def _same_place(index: int) -> int:
+    return index
 
 
 def _wrap_quotes(children: list[Token], starts: list[tuple[int, int]],
