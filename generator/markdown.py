@@ -221,8 +221,8 @@ def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls:
 
     Linking and marking carry no state from one block to the next but what was linked and what
     is still to mark, so the result is the same. A block's links and marks are written straight
-    into its text where they nest simply (`_marked_html`); a quote that crosses a line or part of
-    a link goes through the token pass that splits marks (`_wrap_quotes`).
+    into its text where they nest simply (`_marked_html`); a quote that overlaps part of a link
+    or another quote goes through the token pass that splits marks (`_wrap_quotes`).
     """
     linker = _actor_linker(tuple(actors), urls)
     pending = dict(quote_anchors or {})
@@ -243,7 +243,7 @@ def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls:
                 children, starts = _prose_children(lines, mentions, urls)
                 inner = _inline_html(_wrap_quotes(children, starts, found))
         elif linker is not None and linker.mentioned(lines):
-            inner = linker.link_lines(lines)
+            inner = _marked_html(lines, linker.mentions(lines), [], urls)   # (None only for quotes)
         else:
             inner = "\n".join([escapeHtml(line) for line in lines])
         html.append(f"<{tag}>{inner}</{tag}>\n")
@@ -449,22 +449,6 @@ class _ActorLinker:
         if not present:
             return [[] for _line in lines]
         return [list(_first_mentions(line, present, self.linked)) for line in lines]
-
-    def link_lines(self, lines: list[str]) -> str:
-        """The HTML of a prose block's lines with first mentions linked, as rendering the
-        tokens `__call__` makes of them writes it."""
-        out = []
-        for number, (line, spans) in enumerate(zip(lines, self.mentions(lines), strict=True)):
-            if number:
-                out.append("\n")
-            pos = 0
-            for start, end, actor_id in spans:
-                href = escapeHtml(self.urls.page("actor", actor_id))
-                out += [escapeHtml(line[pos:start]), f'<a href="{href}" class="actor-link">',
-                        escapeHtml(line[start:end]), "</a>"]
-                pos = end
-            out.append(escapeHtml(line[pos:]))
-        return "".join(out)
 
     def __call__(self, children: list[Token]) -> list[Token]:
         # only the names that the block's text holds at all are looked for, line by line
