@@ -151,8 +151,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         staging = None if output_problem(site_dir, configured) else Staging(configured).open()
     except OSError as exc:
         raise UsageError(f"cannot write to '{configured}': {exc.strerror or exc}") from None
-    engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict, staging=staging)
-    engine.defer_deps = True   # the state's writer finds them (make_state below)
+    # (defer_deps: the state's writer finds the plans' dependencies, make_state below)
+    engine = Engine(site_dir, drafts=args.drafts, base_url=base_url, strict=args.strict, staging=staging,
+                    defer_deps=True)
     handed = [sources]
     del sources  # the engine lets go of them once they are parsed (65 MB at 10,000 articles)
     try:

@@ -85,7 +85,7 @@ class Engine:
 
     def __init__(self, site_dir: Path, *, drafts: bool = False, base_url: str | None = None,
                  strict: bool = False, use_cache: bool = True, parallel: bool = True,
-                 staging: Staging | None = None):
+                 staging: Staging | None = None, defer_deps: bool = False):
         self.site_dir = Path(site_dir).resolve()
         self.drafts = drafts
         self.base_url = base_url
@@ -124,7 +124,7 @@ class Engine:
         # build: with `defer_deps`, a first run plans without them (plan_site(deps=False)) and
         # `plans_with_deps` finds them in that process, off the time the user waits. The run
         # after such a run renders everything again, with them.
-        self.defer_deps = False
+        self.defer_deps = defer_deps
         self.deps_left_out = False
 
     # ------------------------------------------------------------------ runs

@@ -28,6 +28,12 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
+# the safe loader's implicit resolvers by a plain scalar's first character, as tuples
+_ANY_FIRST = tuple(_SafeLoader.yaml_implicit_resolvers.get(None, ()))   # (the safe loader has none)
+_RESOLVERS = {first: tuple(resolvers) + _ANY_FIRST
+              for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items() if first is not None}
+
+
 class YamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """The safe loader, resolving plain scalars' tags in fewer steps.
 
@@ -35,12 +41,10 @@ class YamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     the safe loader has no path resolvers, so a scalar's tag depends on its own text alone.
     """
 
-    _RESOLVERS = {first: tuple(resolvers) for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()}
-
     def resolve(self, kind, value, implicit):
         if kind is ScalarNode:
             if implicit[0]:
-                for tag, pattern in self._RESOLVERS.get(value[:1], ()):
+                for tag, pattern in _RESOLVERS.get(value[:1], _ANY_FIRST):
                     if pattern.match(value):
                         return tag
             return self.DEFAULT_SCALAR_TAG

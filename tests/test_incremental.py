@@ -445,15 +445,13 @@ def test_a_first_build_leaves_its_plans_dependencies_to_the_state_writer(tmp_pat
     assert planned.build().ok and not planned.deps_left_out
     assert kept == planned.plans
 
-    deferred = Engine(site, use_cache=False, parallel=False)
-    deferred.defer_deps = True
+    deferred = Engine(site, use_cache=False, parallel=False, defer_deps=True)
     assert deferred.build().ok and deferred.deps_left_out
     assert all(p.deps == COMMON_DEPS for p in deferred.plans.values() if p.kind == "briefing")
     assert deferred.plans_with_deps() == planned.plans
     # a later run of such an engine plans with them: a deferred run's plans are never reused
     # (another engine: plans_with_deps has left plans of this one's articles in plan.py's memos)
-    deferred = Engine(site, use_cache=False, parallel=False)
-    deferred.defer_deps = True
+    deferred = Engine(site, use_cache=False, parallel=False, defer_deps=True)
     assert deferred.build().ok and deferred.deps_left_out
     edited = apply(site, "status", 0, 1)
     assert deferred.update(edited).ok and not deferred.deps_left_out
