@@ -126,11 +126,13 @@ class Staging:
     def stage(self, relative: str, data: bytes) -> Staged:
         digest = file_hash(data)
         target = safe_output_path(self.out_dir, relative)
-        if not self.direct and _holds(target, data, digest, self.previous.get(relative)):
-            return Staged(digest, False)
-        path = self.path(relative)
         if self.direct:
+            path = target
             path.parent.mkdir(parents=True, exist_ok=True)
+        elif _holds(target, data, digest, self.previous.get(relative)):
+            return Staged(digest, False)
+        else:
+            path = self.path(relative)
         path.write_bytes(data)
         os.chmod(path, 0o644)
         return Staged(digest, True)
