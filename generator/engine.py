@@ -27,11 +27,11 @@ from .extras import extra_files
 from .load import Source, configure, kind_of, read_source, read_sources
 from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
-from .parallel import map_forked, no_gc
+from .parallel import MIN_ITEMS, in_background, map_forked, no_gc
 from .parse import Document, parse_document
 from .pickles import CACHE_DIR
 from .plan import PagePlan, briefing_plan, changed_deps, plan_site
-from .render import make_environment, render_page, uses_theme_templates
+from .render import compile_templates, make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
 from .state import BuildState, load_model, load_story
 from .urls import Urls, output_file, page_path
@@ -338,7 +338,16 @@ class Engine:
         if same_model:
             site, config, diagnostics = self.site, self.site.config, list(self.diagnostics)
         else:
-            site, config, diagnostics = self._resolve()
+            # Resolving a whole site keeps one core; a child compiles the templates on the other
+            # meanwhile, so the render workers load them instead of each compiling them again.
+            bytecode_dir = self._bytecode_dir()
+            first = self.site is None and self.parallel and len(self.documents) >= MIN_ITEMS
+            compiled = in_background(lambda: compile_templates(self.site_dir, bytecode_dir)) \
+                if first and bytecode_dir is not None else lambda: None
+            try:
+                site, config, diagnostics = self._resolve()
+            finally:
+                compiled()
             if any(d.severity == ERROR for d in diagnostics):
                 return self._failed(diagnostics, started)
         try:

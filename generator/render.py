@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
 import datetime as dt
 import functools
 import types
@@ -219,6 +220,17 @@ def make_environment(site_dir: Path | None, *, theme_templates: Path | None = No
     env.globals.update(labels=LABELS, statuses=STATUSES, feeds=feeds)
     _install_binding(env)    # its helpers as filters too: they must exist before templates compile
     return env
+
+
+def compile_templates(site_dir: Path, bytecode_dir: Path) -> None:
+    """Compile every template into `bytecode_dir`, for render workers forked later to load
+    instead of each compiling them again (~0.15 s a worker). A template that does not compile
+    is left to the build, which reports it. (The theme's templates under their `theme/` names,
+    which a site's own may extend, are the same files: compiled under their plain names.)"""
+    env = make_environment(site_dir, auto_reload=False, bytecode_dir=bytecode_dir)
+    for name in env.list_templates(filter_func=lambda name: not name.startswith("theme/")):
+        with contextlib.suppress(jinja2.TemplateError):
+            env.get_template(name)
 
 
 def _install_binding(env: jinja2.Environment) -> Binding:

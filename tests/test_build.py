@@ -345,6 +345,54 @@ def test_cache_is_used_and_invalidated_by_content(tmp_path):
     assert changed.files != first.files
 
 
+def test_a_first_build_compiles_the_templates_in_a_child_while_it_resolves(tmp_path, monkeypatch):
+    """The render workers then load the templates from the bytecode cache instead of each
+    compiling them; a small build, one without forked workers or without a cache, and a
+    rebuild have no such child."""
+    from generator import engine as engine_module
+    from generator.render import compile_templates, make_environment
+    calls = tmp_path / "calls"
+
+    def compiling(site_dir, bytecode_dir):
+        with open(calls, "a") as fh:
+            fh.write(f"{os.getpid()} {bytecode_dir}\n")
+        compile_templates(site_dir, bytecode_dir)
+
+    monkeypatch.setattr(engine_module, "compile_templates", compiling)
+    site = copy_site("history", tmp_path)
+    Engine(site).build()   # too few articles to fork render workers: the build compiles what it uses
+    assert not calls.exists()
+    monkeypatch.setattr(engine_module, "MIN_ITEMS", 1)
+    shutil.rmtree(site / ".briefing-cache")
+    engine = Engine(site)
+    cold = engine.build()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)   # the child was waited for (before the render workers start)
+    (pid, folder), = (line.split() for line in calls.read_text().splitlines())
+    assert int(pid) != os.getpid() and Path(folder) == site / ".briefing-cache" / "templates"
+    loading = make_environment(site, auto_reload=False, bytecode_dir=Path(folder))
+    monkeypatch.setattr(loading, "compile", lambda *a, **k: pytest.fail("compiled again"))
+    for name in loading.list_templates():
+        loading.get_template(name)
+    engine.update([site / "site.yaml"])   # a rebuild: the templates are compiled
+    Engine(site, parallel=False).build()
+    Engine(site, use_cache=False).build()
+    assert len(calls.read_text().splitlines()) == 1
+    assert dict(Engine(site, use_cache=False, parallel=False).build().files) == dict(cold.files)
+
+
+def test_a_template_that_does_not_compile_is_reported_by_the_build_not_its_compiling_child(tmp_path, monkeypatch):
+    from generator import engine as engine_module
+    monkeypatch.setattr(engine_module, "MIN_ITEMS", 1)
+    site = copy_site("history", tmp_path)
+    (site / "templates").mkdir(exist_ok=True)
+    (site / "templates" / "404.html").write_text('{% extends "base.html" %}\n{% block main %}{% if %}{% endblock %}')
+    result = Engine(site).build()
+    assert not result.ok
+    (problem,) = result.diagnostics
+    assert problem.path.endswith("404.html") and problem.line == 2
+
+
 def test_the_stat_cache_reads_only_the_files_whose_stamp_changed(tmp_path, monkeypatch):
     """read_sources(stat_cache=True): a file whose size, times and inode are as recorded is not
     read again, its recorded digest stands; edited, added and deleted files are seen."""
