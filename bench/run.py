@@ -163,11 +163,12 @@ def clear(path: Path) -> None:
     """Make room for a cold build: move `path` (an output, a cache) out of the way.
 
     Not deleted here: on a file system without a journal (ext4 in no-journal mode, as on this
-    VM) the kernel will not reuse an inode deleted in the last minute or five and scans past
-    each one, so every file and folder a build makes right after deleting ~25,000 costs a scan
-    (the build's system time grows from ~2 s to 6 s at 10,000 articles over a few minutes of
-    rounds, for every tool alike). Moved into TRASH, they are deleted when the run is over.
-    With --delete-before they are deleted here, as runs before 2026-11-28 did.
+    VM) the kernel will not reuse an inode deleted less than 60 s ago (300 s while its inode
+    table block is dirty) and scans past each such inode, so every file and folder a build makes
+    right after deleting ~28,000 costs a scan (the build's system time grew from ~2 s to 6 s at
+    10,000 articles over a few minutes of rounds, for every tool alike). Moved into TRASH, they
+    are deleted when the run is over. With --delete-before they are deleted here, as the bench
+    did before.
     """
     if not path.exists():
         return

@@ -225,8 +225,9 @@ def make_environment(site_dir: Path | None, *, theme_templates: Path | None = No
 def compile_templates(site_dir: Path, bytecode_dir: Path) -> None:
     """Compile every template into `bytecode_dir`, for render workers forked later to load
     instead of each compiling them again (~0.15 s a worker). A template that does not compile
-    is left to the build, which reports it. (The theme's templates under their `theme/` names,
-    which a site's own may extend, are the same files: compiled under their plain names.)"""
+    is left to the build, which reports it. The theme's `theme/` names are skipped: they name
+    the theme's files, compiled under their plain names unless a site template of the same name
+    hides one (a worker then compiles that one itself, if a page extends it)."""
     env = make_environment(site_dir, auto_reload=False, bytecode_dir=bytecode_dir)
     for name in env.list_templates(filter_func=lambda name: not name.startswith("theme/")):
         with contextlib.suppress(jinja2.TemplateError):
