@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 OUTPUT_DIR = "static"
+_PACKAGE = Path(__file__).resolve().parent
 FINGERPRINTED = (".css", ".js")
 
 
@@ -80,10 +81,21 @@ def fingerprinted_name(name: str, data: bytes) -> str:
     return str(path.with_name(f"{path.stem}.{digest}{path.suffix}"))
 
 
+def theme_dirs() -> tuple[Path, Path]:
+    """The default theme's (templates, static) folders.
+
+    An installed package carries the theme as `generator/theme/`; a source checkout uses the
+    repository's top-level `templates/` and `static/`, which are the theme's one source.
+    """
+    packaged = _PACKAGE / "theme"
+    if (packaged / "templates").is_dir():
+        return packaged / "templates", packaged / "static"
+    return _PACKAGE.parent / "templates", _PACKAGE.parent / "static"
+
+
 def load_assets(site_dir: Path | None, theme_static: Path | None = None) -> Assets:
     """The theme's static files with the site's `static/` laid over them, named for the output."""
     if theme_static is None:
-        from .render import theme_dirs
         theme_static = theme_dirs()[1]
     site_static = site_dir / "static" if site_dir is not None else None
     return build_assets(read_static(theme_static, site_static))

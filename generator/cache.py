@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import pickles
-from .load import Source
 from .parallel import in_background, map_forked, no_gc
 from .parse import Document, parse_document
+from .sources import Source
 
 CACHE_FILE = "documents.pickle"
 FORMAT_VERSION = 1  # bump when Document or parsing changes meaning

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import ERROR, ContentError, Diagnostic, count_line
-from .schema import SCHEMA_KINDS
+from .sources import SOURCE_KINDS
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -91,7 +91,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def output_folder(args: argparse.Namespace, site_dir: Path, configured: str) -> Path:
     """The output folder: --out, else site.yaml's `output` under the site; refused if unsafe."""
-    from .config import output_problem
+    from .write import output_problem
 
     out = Path(args.out) if args.out else site_dir / configured
     problem = output_problem(site_dir, out)
@@ -111,23 +111,25 @@ def check_base_url(value: str | None) -> str | None:
 
 
 def configured_output(site_dir: Path) -> str:
-    """site.yaml's `output`, read without building (for the freshness check); '_site' if unsure."""
-    from .parse import parse_document
+    """site.yaml's `output`, read without building (for the freshness check); '_site' if unsure.
+
+    Plain PyYAML, not parse.py: a build that finds nothing changed stops before importing the
+    parser (and Markdown and Jinja), which would be most of its time."""
+    import yaml
 
     try:
-        doc = parse_document("site", "site.yaml", (site_dir / "site.yaml").read_bytes())
-    except OSError:
+        data = yaml.load((site_dir / "site.yaml").read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
         return "_site"
-    return doc.data.get("output") or "_site"
+    output = data.get("output") if isinstance(data, dict) else None
+    return output if isinstance(output, str) and output else "_site"
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .config import output_problem
-    from .engine import Engine
+    # only what finding nothing changed needs; the rest is imported once there is work to do
     from .freshness import inputs_digest, is_fresh, setup_digest
-    from .load import read_sources
-    from .state import BuildState, Story, load_state, new_token, save_state_detached
-    from .write import Staging, write_output
+    from .sources import read_sources
+    from .write import Staging, output_problem, write_output
 
     site_dir = site_folder(args)
     started = time.perf_counter()
@@ -141,6 +143,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"nothing changed since the last build ({time.perf_counter() - started:.2f} s) -> {configured}")
         return EXIT_OK
+    from .engine import Engine
+    from .state import BuildState, Story, load_state, new_token, save_state_detached
+
     setup = setup_digest(site_dir, options)
     started_state = time.perf_counter()
     previous = load_state(site_dir, setup, configured)
@@ -360,7 +365,7 @@ def make_parser() -> argparse.ArgumentParser:
     new_article.set_defaults(run=cmd_new)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of front matter and actor files")
-    schema.add_argument("--kind", choices=SCHEMA_KINDS, default="all",
+    schema.add_argument("--kind", choices=("all", *SOURCE_KINDS), default="all",
                         help="one kind of file only: article front matter, actor file, page or site.yaml")
     schema.set_defaults(run=cmd_schema)
     return parser

@@ -1,15 +1,12 @@
-"""site.yaml: the site's settings, checked, and the output folder rule."""
+"""site.yaml: the site's settings, checked (the output folder rule is write.output_problem)."""
 from __future__ import annotations
 
 import re
 import zoneinfo
-from pathlib import Path
 
 from .errors import Diagnostic
 from .model import SiteConfig
 from .parse import Document
-
-SITE_FILE = "site.yaml"
 
 
 def site_config(doc: Document) -> tuple[SiteConfig, list[Diagnostic]]:
@@ -49,15 +46,3 @@ def site_config(doc: Document) -> tuple[SiteConfig, list[Diagnostic]]:
         per_page=data.get("per_page") or 10,
     )
     return config, problems
-
-
-def output_problem(site_dir: Path, output: Path) -> str:
-    """Why an output folder may not be used, or '' when it may (FORMAT.md's output rule)."""
-    site = site_dir.resolve()
-    out = output.resolve()
-    if out == site or site.is_relative_to(out):
-        return f"the output folder '{output}' is the site folder or contains it"
-    for name in ("content", "templates", "static"):
-        if out.is_relative_to(site / name):
-            return f"the output folder '{output}' lies inside the site's {name}/ folder"
-    return ""

@@ -21,10 +21,9 @@ import jinja2.meta
 
 from . import cache as parse_cache
 from .assets import Assets, load_assets
-from .config import SITE_FILE
 from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
-from .load import Source, configure, kind_of, read_source, read_sources
+from .load import configure
 from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
 from .parallel import MIN_ITEMS, in_background, map_forked, no_gc
@@ -33,6 +32,7 @@ from .pickles import CACHE_DIR
 from .plan import PagePlan, briefing_plan, changed_deps, plan_site
 from .render import compile_templates, make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
+from .sources import SITE_FILE, Source, kind_of, read_source, read_sources
 from .state import BuildState, load_model, load_story
 from .urls import Urls, output_file, page_path
 from .write import Staged, Staging

@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .load import Source
-from .render import theme_dirs
+from .assets import theme_dirs
+from .sources import Source
 from .write import read_manifest, read_manifest_field
 
 _PACKAGE = Path(__file__).resolve().parent

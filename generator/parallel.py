@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -72,6 +71,7 @@ def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
 def map_forked(task: Callable[[Any], Any], items: Sequence[Any], *, min_items: int = MIN_ITEMS) -> list[Any]:
     """[task(item) for item in items], in order, using every core when it pays."""
     global _task
+    import multiprocessing  # here, not at the top: a rebuild that finds nothing to do never needs it
     workers = cores()
     if workers < 2 or len(items) < min_items or "fork" not in multiprocessing.get_all_start_methods():
         return [task(item) for item in items]
@@ -99,6 +99,7 @@ def in_background(task: Callable[[], Any], *, fork: bool = True) -> Callable[[],
     buffers never swell this process, and the work overlaps with what comes next. Without
     fork (or with `fork=False`, where threads are running) it runs here and now.
     """
+    import multiprocessing
     if not fork or "fork" not in multiprocessing.get_all_start_methods():
         task()
         return lambda: None

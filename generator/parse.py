@@ -5,7 +5,6 @@ and path) and can be cached by content hash and run in parallel.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from array import array
@@ -21,6 +20,7 @@ from .errors import ERROR, Diagnostic
 from .markdown import plain_text
 from .model import pickled_by_fields
 from .quotes import fold_text, quote_span
+from .sources import DIGEST, digest  # noqa: F401 - parse.DIGEST and parse.digest, as before
 
 try:  # PyYAML's C loader, many times faster; the pure-Python one where libyaml is missing
     from yaml import CSafeLoader as _SafeLoader
@@ -99,13 +99,6 @@ class Document:
     def locate(self, path: tuple) -> tuple[int, int]:
         """The closest known place of a key path: itself, else its nearest parent."""
         return _locate(self.marks, path)
-
-
-DIGEST = "sha256/128"   # how `digest` digests: recorded beside digests kept across versions (load.py)
-
-
-def digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()[:32]   # (as write.file_hash: the CPU's SHA instructions)
 
 
 def parse_document(kind: str, path: str, raw: bytes) -> Document:

@@ -24,7 +24,7 @@ import jinja2
 import jinja2.runtime
 from markupsafe import Markup, escape
 
-from .assets import Assets
+from .assets import Assets, theme_dirs
 from .countries import country_name
 from .model import (
     STANCES,
@@ -42,7 +42,6 @@ from .model import (
 from .plan import RECENT_EVENTS, PagePlan, plan_site
 from .urls import Urls
 
-_PACKAGE = Path(__file__).resolve().parent
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _LONG_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December")
@@ -62,18 +61,6 @@ COUNTED_STANCES = {"supports": "in support", "opposes": "opposed"}   # the other
 # Statuses of a proposal that is still in play, for the home page.
 ON_THE_TABLE = ("proposed", "under-negotiation", "stalled")
 HOME_LIST_LIMIT = 10
-
-
-def theme_dirs() -> tuple[Path, Path]:
-    """The default theme's (templates, static) folders.
-
-    An installed package carries the theme as `generator/theme/`; a source checkout uses the
-    repository's top-level `templates/` and `static/`, which are the theme's one source.
-    """
-    packaged = _PACKAGE / "theme"
-    if (packaged / "templates").is_dir():
-        return packaged / "templates", packaged / "static"
-    return _PACKAGE.parent / "templates", _PACKAGE.parent / "static"
 
 
 def uses_theme_templates(site_dir: Path) -> bool:

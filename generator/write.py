@@ -216,3 +216,15 @@ def _remove_empty_parents(folder: Path, stop: Path) -> None:
         except OSError:
             return
         folder = folder.parent
+
+
+def output_problem(site_dir: Path, output: Path) -> str:
+    """Why an output folder may not be used, or '' when it may (FORMAT.md's output rule)."""
+    site = site_dir.resolve()
+    out = output.resolve()
+    if out == site or site.is_relative_to(out):
+        return f"the output folder '{output}' is the site folder or contains it"
+    for name in ("content", "templates", "static"):
+        if out.is_relative_to(site / name):
+            return f"the output folder '{output}' lies inside the site's {name}/ folder"
+    return ""

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from generator import load as load_module
+from generator import sources as sources_module
 from generator.cli import main
 from generator.engine import Engine
 from generator.errors import ContentError
-from generator.load import read_sources
 from generator.parse import digest
+from generator.sources import read_sources
 from generator.write import (
     MANIFEST,
     STAGING,
@@ -396,7 +396,7 @@ def test_a_template_that_does_not_compile_is_reported_by_the_build_not_its_compi
 def test_the_stat_cache_reads_only_the_files_whose_stamp_changed(tmp_path, monkeypatch):
     """read_sources(stat_cache=True): a file whose size, times and inode are as recorded is not
     read again, its recorded digest stands; edited, added and deleted files are seen."""
-    monkeypatch.setattr(load_module, "RACY_NS", 0)   # written just now, yet trusted (see below)
+    monkeypatch.setattr(sources_module, "RACY_NS", 0)   # written just now, yet trusted (see below)
     site = copy_site("history", tmp_path)
     first = read_sources(site, stat_cache=True)
     assert all(s.content is not None for s in first)
@@ -418,14 +418,14 @@ def test_the_stat_cache_reads_only_the_files_whose_stamp_changed(tmp_path, monke
 def test_the_stat_cache_keeps_only_digests_made_the_current_way(tmp_path, monkeypatch):
     """Digests recorded by a version that digested otherwise would never match the parse cache's
     again (so every build would parse everything): such a stats file counts as none."""
-    monkeypatch.setattr(load_module, "RACY_NS", 0)
+    monkeypatch.setattr(sources_module, "RACY_NS", 0)
     site = copy_site("history", tmp_path)
     read_sources(site, stat_cache=True)
     assert all(s.content is None for s in read_sources(site, stat_cache=True))
-    recorded = load_module.pickles.load(site, load_module.STATS_FILE)
-    assert recorded[0] == load_module.DIGEST
+    recorded = sources_module.pickles.load(site, sources_module.STATS_FILE)
+    assert recorded[0] == sources_module.DIGEST
     for stale in (recorded[1], ("blake2b/128", recorded[1])):   # an older version's, another digest's
-        load_module.pickles.dump(site, load_module.STATS_FILE, stale)
+        sources_module.pickles.dump(site, sources_module.STATS_FILE, stale)
         sources = read_sources(site, stat_cache=True)
         assert all(s.content is not None for s in sources)
         assert all(s.digest == digest(s.content) for s in sources)
@@ -445,13 +445,44 @@ def test_a_file_changed_within_its_clock_tick_is_not_missed(tmp_path, monkeypatc
         return SimpleNamespace(st_size=info.st_size, st_mtime_ns=stamp, st_ctime_ns=stamp, st_ino=1, st_dev=2)
 
     stamp = time.time_ns()
-    monkeypatch.setattr(load_module.os, "stat", frozen_stat)
+    monkeypatch.setattr(sources_module.os, "stat", frozen_stat)
     before = {s.path: s.digest for s in read_sources(site, stat_cache=True)}
     text = article.read_text()
     article.write_text(text[:-2] + ("x" if text[-2] != "x" else "y") + "\n")   # the same size
     after = {s.path: s.digest for s in read_sources(site, stat_cache=True)}
     key = article.relative_to(site).as_posix()
     assert after[key] != before[key]
+
+
+NOTHING_TO_DO = """
+import sys
+from generator.cli import main
+code = main(["build", "--site", sys.argv[1]])
+heavy = ("yaml._yaml", "markdown_it", "jinja2", "multiprocessing",
+         "generator.model", "generator.parse", "generator.engine")
+print(code, [name for name in heavy if name in sys.modules])
+"""
+
+
+def test_a_rebuild_with_nothing_changed_imports_no_parser_markdown_or_jinja(tmp_path):
+    """Most of such a rebuild would be importing them (0.21 s of 0.22 s at 1,000 articles): it
+    reads the sources' stats, site.yaml's `output` and the manifest, and stops."""
+    import subprocess
+    import sys
+    site = copy_site("history", tmp_path)
+    assert main(["build", "--site", str(site), "--quiet"]) == 0   # into site.yaml's output: _site
+    run = subprocess.run([sys.executable, "-c", NOTHING_TO_DO, str(site)], capture_output=True, text=True,
+                         cwd=REPO, check=True)
+    assert run.stdout.startswith("nothing changed") and run.stdout.splitlines()[-1] == "0 ['yaml._yaml']"
+
+
+@pytest.mark.parametrize("text, output", [("output: public\n", "public"), ("output: [public\n", "_site"),
+                                          ("output: 3\n", "_site"), ("- a list\n", "_site"), ("", "_site")])
+def test_the_freshness_check_reads_the_output_folder_from_site_yaml_or_assumes_site(tmp_path, text, output):
+    from generator.cli import configured_output
+    (tmp_path / "site.yaml").write_text("title: T\n" + text if text.startswith("output") else text)
+    assert configured_output(tmp_path) == output
+    assert configured_output(tmp_path / "missing") == "_site"
 
 
 def test_a_rebuild_with_nothing_changed_stops_early(tmp_path, capsys):
