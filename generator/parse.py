@@ -20,7 +20,7 @@ from .errors import ERROR, Diagnostic
 from .markdown import plain_text
 from .model import pickled_by_fields
 from .quotes import fold_text, quote_span
-from .sources import DIGEST, digest  # noqa: F401 - parse.DIGEST and parse.digest, as before
+from .sources import digest
 
 try:  # PyYAML's C loader, many times faster; the pure-Python one where libyaml is missing
     from yaml import CSafeLoader as _SafeLoader

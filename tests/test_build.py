@@ -13,8 +13,7 @@ from generator import sources as sources_module
 from generator.cli import main
 from generator.engine import Engine
 from generator.errors import ContentError
-from generator.parse import digest
-from generator.sources import read_sources
+from generator.sources import digest, read_sources
 from generator.write import (
     MANIFEST,
     STAGING,
