@@ -31,7 +31,7 @@ FRAME = re.compile(r"(.*) \((.*?):\d+\)$")
 STAGES = {("parse_all", "cache.py"): "parse", ("parse_sources", "cache.py"): "parse",
           ("_resolve", "engine.py"): "resolve", ("plan_site", "plan.py"): "plan",
           ("render_one", "engine.py"): "render", ("extra_files", "extras.py"): "feeds and sitemap",
-          ("write_output", "write.py"): "write", ("read_sources", "load.py"): "read"}
+          ("write_output", "write.py"): "write", ("read_sources", "sources.py"): "read"}
 LIBRARIES = (("markdown_it/", "markdown-it"), ("jinja2/", "Jinja"), (".html", "Jinja"),
              ("markupsafe/", "MarkupSafe"), ("yaml/", "PyYAML"))
 
