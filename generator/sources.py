@@ -34,7 +34,7 @@ class Source:
     kind: str       # 'site', 'article', 'actor' or 'page'
     path: str       # relative to the site folder, forward slashes
     content: bytes | None    # None: not read, as the stat cache vouched for `digest` (`raw` reads it)
-    digest: str = ""   # parse.digest(raw): made once, compared by the caches and the freshness check
+    digest: str = ""   # digest(raw): made once, compared by the caches and the freshness check
     file: str = ""     # where `raw` reads the content from when it was not read
 
     def __post_init__(self):
