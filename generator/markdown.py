@@ -242,8 +242,8 @@ def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls:
             if inner is None:
                 children, starts = _prose_children(lines, mentions, urls)
                 inner = _inline_html(_wrap_quotes(children, starts, found))
-        elif linker is not None and linker.mentioned(lines):
-            inner = _marked_html(lines, linker.mentions(lines), [], urls)   # (None only for quotes)
+        elif linker is not None and any(mentions := linker.mentions(lines)):
+            inner = _marked_html(lines, mentions, [], urls)   # (None only for quotes)
         else:
             inner = "\n".join([escapeHtml(line) for line in lines])
         html.append(f"<{tag}>{inner}</{tag}>\n")
@@ -437,10 +437,6 @@ class _ActorLinker:
             return {}
         linked = self.linked
         return {name: actor_id for name, actor_id in self.names.items() if actor_id not in linked and name in text}
-
-    def mentioned(self, lines: list[str]) -> bool:
-        """Whether a block of these lines may link an actor (False: it certainly does not)."""
-        return bool(self._present("\n".join(lines)))
 
     def mentions(self, lines: list[str]) -> list[list[tuple[int, int, str]]]:
         """Per line of a prose block, (start, end, actor id) of each first mention it links:

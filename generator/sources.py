@@ -6,7 +6,6 @@ The first stage of every build, and all a rebuild with nothing to do runs before
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -14,14 +13,14 @@ from pathlib import Path
 
 from . import pickles
 from .errors import ContentError, Diagnostic
+from .write import file_hash
 
 SITE_FILE = "site.yaml"
 SOURCE_KINDS = ("article", "actor", "page", "site")
-DIGEST = "sha256/128"   # how `digest` digests: recorded beside digests kept across versions (the stat cache)
-
-
-def digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()[:32]   # (as write.file_hash: the CPU's SHA instructions)
+# a source's digest is made as a page's (write.file_hash); DIGEST names how, recorded beside
+# digests kept across versions (the stat cache): change both together
+digest = file_hash
+DIGEST = "sha256/128"
 
 
 CONTENT_GLOBS = (("article", "content/articles", (".md", ".markdown")),
