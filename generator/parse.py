@@ -21,6 +21,7 @@ from .markdown import plain_text
 from .model import pickled_by_fields
 from .quotes import fold_text, quote_span
 from .sources import digest
+from .yamlfast import NOT_SIMPLE, load_simple
 
 try:  # PyYAML's C loader, many times faster; the pure-Python one where libyaml is missing
     from yaml import CSafeLoader as _SafeLoader
@@ -43,11 +44,7 @@ class YamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
 
     def resolve(self, kind, value, implicit):
         if kind is ScalarNode:
-            if implicit[0]:
-                for tag, pattern in _RESOLVERS.get(value[:1], _ANY_FIRST):
-                    if pattern.match(value):
-                        return tag
-            return self.DEFAULT_SCALAR_TAG
+            return _plain_tag(value) if implicit[0] else self.DEFAULT_SCALAR_TAG
         return super().resolve(kind, value, implicit)
 
     def descend_resolver(self, current_node, current_index):
@@ -56,12 +53,20 @@ class YamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     def ascend_resolver(self):
         pass
 
+
+def _plain_tag(value: str) -> str:
+    """The tag the safe loader gives a plain (unquoted) scalar."""
+    for tag, pattern in _RESOLVERS.get(value[:1], _ANY_FIRST):
+        if pattern.match(value):
+            return tag
+    return _SafeLoader.DEFAULT_SCALAR_TAG
+
 MAX_FILE_BYTES = 8 * 1024 * 1024
 SHARED_TEXT = 64             # scalars up to this long are interned (ids, dates, statuses)
 MAX_YAML_NODES = 20_000     # an alias bomb expands past this long before it hurts
 KEY = schema.KEY             # marks[path + (key, KEY)]: where a mapping's key itself is written
 _STANDARD = "tag:yaml.org,2002:"
-_SEQ, _MAP, _STR = _STANDARD + "seq", _STANDARD + "map", _STANDARD + "str"
+_SEQ, _MAP, _STR, _BOOL = _STANDARD + "seq", _STANDARD + "map", _STANDARD + "str", _STANDARD + "bool"
 KINDS = {"article": schema.ARTICLE, "actor": schema.ACTOR_FILE, "page": schema.PAGE, "site": schema.SITE}
 
 
@@ -280,7 +285,13 @@ class YamlProblem(Exception):
 
 
 def load_yaml(text: str, line_offset: int, marks: dict[tuple, int]) -> Any:
-    """Compose YAML with the C loader and build plain values, recording where each key is."""
+    """The YAML's plain values, recording where each key is: read by yamlfast when it is
+    written the usual way, else composed with the C loader."""
+    simple = load_simple(text, line_offset, _plain, _shared, MAX_YAML_NODES)
+    if simple is not NOT_SIMPLE:
+        value, found = simple
+        marks.update(found)
+        return value
     loader = YamlLoader(text)
     try:
         node = loader.get_single_node()
@@ -374,11 +385,8 @@ class _Builder:
 
     def scalar(self, node: ScalarNode) -> Any:
         if node.tag == _STR:
-            # ids, stances and statuses repeat thousands of times across a story: one copy each
-            # keeps the model, the caches and the pickles between processes small
-            value = node.value
-            return sys.intern(value) if len(value) <= SHARED_TEXT else value
-        if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+            return _shared(node.value)
+        if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
             return node.value  # YAML 1.2: `country: NO` is Norway; schema.Bool still takes yes/no
         if node.tag == _STANDARD + "merge":
             raise YamlProblem("YAML merge keys ('<<') are not supported", *self.place(node),
@@ -394,6 +402,45 @@ class _Builder:
                 return node.value  # looks like a date but is none; the schema says so at its key
             raise YamlProblem(f"bad {_tag_name(node.tag)} value '{node.value}'", *self.place(node),
                               hint="remove the tag, or write a value of that type") from exc
+
+
+def _shared(value: str) -> str:
+    # ids, stances and statuses repeat thousands of times across a story: one copy each keeps
+    # the model, the caches and the pickles between processes small
+    return sys.intern(value) if len(value) <= SHARED_TEXT else value
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+_PLAIN_VALUES: dict[str, Any] = {}    # the ids, statuses and dates a story repeats, read once
+_NOT_KNOWN = object()
+
+
+def _plain(value: str) -> Any:
+    """A plain scalar's value as _Builder.scalar makes it; ValueError where only PyYAML's
+    composed node can say what is wrong (a merge key, an unsupported tag, a bad value)."""
+    known = _PLAIN_VALUES.get(value, _NOT_KNOWN)
+    if known is _NOT_KNOWN:
+        known = _plain_value(value)
+        if len(value) <= SHARED_TEXT and len(_PLAIN_VALUES) < 100_000:
+            _PLAIN_VALUES[value] = known   # (every value here is immutable: text, numbers, dates)
+    return known
+
+
+def _plain_value(value: str) -> Any:
+    tag = _plain_tag(value)
+    if tag == _STR:
+        return _shared(value)
+    if tag == _BOOL and value.lower() not in ("true", "false"):
+        return value
+    construct = _CONSTRUCTOR.yaml_constructors.get(tag)
+    if construct is None or tag == _STANDARD + "merge":
+        raise ValueError(tag)
+    try:
+        return construct(_CONSTRUCTOR, ScalarNode(tag, value))
+    except Exception as exc:  # noqa: BLE001 - as in _Builder.scalar: PyYAML's constructors fail in many ways
+        raise ValueError(value) from exc
 
 
 def _tag_name(tag: str) -> str:
