@@ -344,6 +344,20 @@ def test_cache_is_used_and_invalidated_by_content(tmp_path):
     assert changed.files != first.files
 
 
+def test_the_parse_cache_is_stamped_with_every_module_that_shapes_a_document():
+    """An upgrade that changes how files are read must not reuse documents read the old way."""
+    import ast
+
+    from generator import cache, parse
+    source = Path(parse.__file__).read_text("utf-8")
+    imported = {f"{node.module or alias.name}.py" for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names}
+    shaping = imported - {"errors.py", "sources.py"}   # (the Diagnostic type; the file's digest)
+    assert "yamlfast.py" in shaping
+    stamp = cache._code_version()
+    assert all(f"'{name}'" in stamp for name in shaping), (shaping, stamp)
+
+
 def test_a_first_build_compiles_the_templates_in_a_child_while_it_resolves(tmp_path, monkeypatch):
     """The render workers then load the templates from the bytecode cache instead of each
     compiling them; a small build, one without forked workers or without a cache, and a
