@@ -29,7 +29,7 @@ from .model import Article, Site, SiteConfig
 from .parallel import MIN_ITEMS, in_background, map_forked, no_gc
 from .parse import Document, parse_document
 from .pickles import CACHE_DIR
-from .plan import PagePlan, briefing_plan, changed_deps, plan_site
+from .plan import DepIndex, PagePlan, briefing_plan, changed_deps, plan_site
 from .render import compile_templates, make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
 from .sources import SITE_FILE, Source, kind_of, read_source, read_sources
@@ -126,6 +126,10 @@ class Engine:
         # after such a run renders everything again, with them.
         self.defer_deps = defer_deps
         self.deps_left_out = False
+        # A story taken up (state.Story) brings its briefings' and entity pages' plans without
+        # their dependencies, and this index of them: enough to find the pages an edit touched.
+        # The plans of that run are then the old ones mixed with new: plans_with_deps plans again.
+        self.deps_index: DepIndex | None = None
 
     # ------------------------------------------------------------------ runs
     def build(self, sources: list[Source] | None = None, previous: BuildState | None = None) -> BuildResult:
@@ -188,7 +192,7 @@ class Engine:
             return False  # cannot be (the story was resolved from previous.digests); but it would be wrong
         self._adopt(documents)
         self.fold, self.site, self.feeds = story.fold, story.site, story.feeds
-        self.plans, self.pages = story.plans, {}
+        self.plans, self.pages, self.deps_index = story.plans, {}, story.deps_index
         self.disk_hashes, self.disk_assets = previous.hashes, previous.asset_names
         return True
 
@@ -403,7 +407,7 @@ class Engine:
         urls = Urls(site.config.base_path)
         with self._timed("plan"), no_gc(keep=True):   # (as resolve: plans live as long as the build)
             if same_model:
-                plans, dirty = self.plans, frozenset()
+                plans, dirty, indexed = self.plans, frozenset(), set()
             else:
                 old = self.site
                 dirty = None if everything or old is None or self.deps_left_out else changed_deps(old, site)
@@ -411,7 +415,10 @@ class Engine:
                 with_deps = not (self.defer_deps and old is None)   # (a first run: nothing to reuse)
                 plans = {p.output: p for p in plan_site(site, per_page=site.config.per_page, fine=self.fine_deps,
                                                         last=last, before=old, deps=with_deps)}
-                self.deps_left_out = not with_deps
+                # (a plan kept from the story has no dependencies of its own: the index knows them)
+                indexed = self.deps_index.pages_using(dirty) if dirty is not None and self.deps_index else set()
+                self.deps_left_out = not with_deps or (last is not None and self.deps_index is not None)
+                self.deps_index = None
                 del old
         stale_templates = self._templates_using(self.changed_templates, {p.template for p in plans.values()})
         pages: dict[str, bytes] = {}
@@ -421,7 +428,7 @@ class Engine:
             old = self.pages.get(output)
             before = self.plans.get(output)
             reusable = dirty is not None and (before is plan or before == plan) and not (plan.deps & dirty) \
-                and plan.template not in stale_templates
+                and output not in indexed and plan.template not in stale_templates
             if reusable and old is not None:
                 pages[output] = old
             elif reusable and output in self.disk_hashes:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -429,6 +430,15 @@ def test_a_build_leaves_its_state_to_a_detached_writer(tmp_path) -> None:
     assert (site / CACHE_DIR / STATE_FILE).exists()
 
 
+def with_indexed_deps(plans: dict, index) -> dict:
+    """Plans kept without their dependencies (plan.without_deps), given them back from the index."""
+    deps = {output: set(plan.deps) for output, plan in plans.items()}
+    for slot, key in enumerate(index.keys):
+        for page in index.pages[index.starts[slot]:index.starts[slot + 1]]:
+            deps[index.outputs[page]].add(key)
+    return {output: replace(plan, deps=frozenset(deps[output])) for output, plan in plans.items()}
+
+
 def test_a_first_build_leaves_its_plans_dependencies_to_the_state_writer(tmp_path) -> None:
     """A CLI build that renders everything plans its pages without their dependencies
     (Engine.defer_deps); the state's writer plans them: the story keeps the plans a build that
@@ -440,10 +450,10 @@ def test_a_first_build_leaves_its_plans_dependencies_to_the_state_writer(tmp_pat
     with open(site / CACHE_DIR / STORY_FILE, "rb") as fh:
         unpickler = pickle.Unpickler(fh)
         unpickler.load()
-        _documents, _fold, _feeds, kept = unpickler.load()
+        _documents, _fold, _feeds, kept, index = unpickler.load()
     planned = Engine(site, use_cache=False, parallel=False)
     assert planned.build().ok and not planned.deps_left_out
-    assert kept == planned.plans
+    assert with_indexed_deps(kept, index) == planned.plans
 
     deferred = Engine(site, use_cache=False, parallel=False, defer_deps=True)
     assert deferred.build().ok and deferred.deps_left_out
@@ -458,6 +468,64 @@ def test_a_first_build_leaves_its_plans_dependencies_to_the_state_writer(tmp_pat
     fresh = Engine(site, use_cache=False, parallel=False)
     assert fresh.build().ok
     assert deferred.plans == fresh.plans
+
+
+@pytest.mark.parametrize("kind", ["status", "stance", "summary", "list", "unlist", "define", "unask",
+                                  "retag", "event", "rename", "redate", "add", "delete"])
+def test_the_dependency_index_finds_the_pages_the_plans_own_dependencies_would(tmp_path, monkeypatch, kind) -> None:
+    """A rebuild that takes up a story finds the pages to render by plan.DepIndex; with every
+    plan holding its own dependencies instead, it renders the same pages, to the same bytes."""
+    from generator import engine as engine_module
+    from generator import plan as plan_module
+    from generator import state as state_module
+    site = tmp_path / "site"
+    shutil.copytree(HISTORY, site)
+    assert main(["build", "--site", str(site), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    wait_for_state(site)
+    edited = apply(site, kind, 3 if kind == "delete" else 1, 7)   # (the first briefings define actors)
+    # the state as written, every output file on disk (load_state would check the setup's digest)
+    with open(site / CACHE_DIR / STATE_FILE, "rb") as fh:
+        previous = replace(pickle.load(fh), hashes=dict(
+            (p.relative_to(tmp_path / "out").as_posix(), "x") for p in (tmp_path / "out").rglob("*") if p.is_file()))
+    story = state_module.load_story(site, previous)
+    assert story is not None and story.deps_index is not None
+    whole = replace(story, plans=with_indexed_deps(story.plans, story.deps_index), deps_index=None)
+    results = []
+    for taken_up in (story, whole):
+        monkeypatch.setattr(engine_module, "load_story", lambda *_args, taken_up=taken_up: taken_up)
+        monkeypatch.setattr(plan_module, "_entity_plans", {})    # as in a new process
+        monkeypatch.setattr(plan_module, "_briefing_plans", {})
+        engine = Engine(site, use_cache=False, parallel=False)
+        result = engine.build(read_sources(site), previous=previous)
+        assert result.ok, (kind, result.diagnostics)
+        results.append((result.kept, result.rendered, dict(result.files)))
+    assert results[0] == results[1], kind
+    assert edited
+
+
+def test_the_story_a_front_matter_rebuild_leaves_has_every_plans_dependencies(tmp_path, monkeypatch) -> None:
+    """Such a rebuild kept most plans as the story had them, without their dependencies: the
+    state's writer plans them all again, so the next rebuild's index misses no page."""
+    from generator import plan as plan_module
+    site, out = tmp_path / "site", tmp_path / "out"
+    shutil.copytree(HISTORY, site)
+    def new_process() -> None:   # none of the plans an earlier build left in plan.py's memos
+        monkeypatch.setattr(plan_module, "_entity_plans", {})
+        monkeypatch.setattr(plan_module, "_briefing_plans", {})
+
+    for counter, kind in enumerate(("status", "stance", "summary")):
+        new_process()
+        assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+        wait_for_state(site)
+        with open(site / CACHE_DIR / STORY_FILE, "rb") as fh:
+            unpickler = pickle.Unpickler(fh)
+            unpickler.load()
+            _documents, _fold, _feeds, kept, index = unpickler.load()
+        new_process()
+        planned = Engine(site, use_cache=False, parallel=False)
+        assert planned.build().ok
+        assert with_indexed_deps(kept, index) == planned.plans, (counter, kind)
+        apply(site, kind, 2, counter)
 
 
 def test_the_next_build_waits_for_a_state_writer_still_at_work(tmp_path) -> None:
