@@ -430,6 +430,15 @@ def test_a_build_leaves_its_state_to_a_detached_writer(tmp_path) -> None:
     assert (site / CACHE_DIR / STATE_FILE).exists()
 
 
+def kept_plans(site: Path) -> tuple[dict, object]:
+    """The plans in the story the last build left, and their dependency index (plan.DepIndex)."""
+    with open(site / CACHE_DIR / STORY_FILE, "rb") as fh:
+        unpickler = pickle.Unpickler(fh)
+        unpickler.load()
+        _documents, _fold, _feeds, kept, index = unpickler.load()
+    return kept, index
+
+
 def with_indexed_deps(plans: dict, index) -> dict:
     """Plans kept without their dependencies (plan.without_deps), given them back from the index."""
     deps = {output: set(plan.deps) for output, plan in plans.items()}
@@ -447,10 +456,7 @@ def test_a_first_build_leaves_its_plans_dependencies_to_the_state_writer(tmp_pat
     shutil.copytree(HISTORY, site)
     assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
     wait_for_state(site)
-    with open(site / CACHE_DIR / STORY_FILE, "rb") as fh:
-        unpickler = pickle.Unpickler(fh)
-        unpickler.load()
-        _documents, _fold, _feeds, kept, index = unpickler.load()
+    kept, index = kept_plans(site)
     planned = Engine(site, use_cache=False, parallel=False)
     assert planned.build().ok and not planned.deps_left_out
     assert with_indexed_deps(kept, index) == planned.plans
@@ -517,10 +523,7 @@ def test_the_story_a_front_matter_rebuild_leaves_has_every_plans_dependencies(tm
         new_process()
         assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
         wait_for_state(site)
-        with open(site / CACHE_DIR / STORY_FILE, "rb") as fh:
-            unpickler = pickle.Unpickler(fh)
-            unpickler.load()
-            _documents, _fold, _feeds, kept, index = unpickler.load()
+        kept, index = kept_plans(site)
         new_process()
         planned = Engine(site, use_cache=False, parallel=False)
         assert planned.build().ok
