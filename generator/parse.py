@@ -61,6 +61,7 @@ def _plain_tag(value: str) -> str:
             return tag
     return _SafeLoader.DEFAULT_SCALAR_TAG
 
+
 MAX_FILE_BYTES = 8 * 1024 * 1024
 SHARED_TEXT = 64             # scalars up to this long are interned (ids, dates, statuses)
 MAX_YAML_NODES = 20_000     # an alias bomb expands past this long before it hurts
