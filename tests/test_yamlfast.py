@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator import parse, yamlfast
+from generator import parse
 from generator.parse import MAX_YAML_NODES, YamlProblem, load_yaml, split_front_matter
 from generator.yamlfast import NOT_SIMPLE, load_simple
 
@@ -251,8 +251,3 @@ def test_documents_and_near_misses_are_read_as_pyyaml_reads_them(lines, change, 
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert_same("\n".join(lines) + "\n", monkeypatch)
 
-
-def test_the_module_declines_rather_than_guesses() -> None:
-    # (guards the tests above: they would pass if everything were declined)
-    assert fast(SIMPLE["lists"]) is not NOT_SIMPLE
-    assert yamlfast.NOT_SIMPLE is NOT_SIMPLE
