@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from . import schema
 from .errors import ERROR, Diagnostic
 from .markdown import plain_text
-from .model import pickled_by_fields
+from .model import built_by_fields
 from .quotes import fold_text, quote_span
 from .sources import digest
 from .yamlfast import NOT_SIMPLE, load_simple
@@ -71,7 +71,7 @@ _SEQ, _MAP, _STR, _BOOL = _STANDARD + "seq", _STANDARD + "map", _STANDARD + "str
 KINDS = {"article": schema.ARTICLE, "actor": schema.ACTOR_FILE, "page": schema.PAGE, "site": schema.SITE}
 
 
-@pickled_by_fields
+@built_by_fields
 @dataclass(frozen=True, slots=True)
 class Document:
     """One file, parsed and checked on its own.

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from sys import intern
 
-from .model import Article, Site, StanceHistory, pickled_by_fields
+from .model import Article, Site, StanceHistory, built_by_fields
 from .urls import output_file, page_path
 
 COMMON_DEPS = frozenset({"site", "pages", "assets"})
@@ -57,7 +57,7 @@ RECENT_EVENTS = 8
 _REFERENCE = re.compile(r"\[\[([a-z0-9]+(?:-[a-z0-9]+)*)\]\]")
 
 
-@pickled_by_fields
+@built_by_fields
 @dataclass(frozen=True, slots=True)
 class PagePlan:
     """One page to render.

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import inspect
 import pickle
 
 import pytest
 from factories import story_site
 
 from generator import model
-from generator.model import pickled_by_fields
+from generator.model import built_by_fields
 from generator.parse import Document
 from generator.plan import PagePlan, plan_site
 
@@ -70,4 +71,43 @@ def test_only_a_frozen_slotted_dataclass_can_have_a_loader():
 
     for cls in (NoSlots, Mutable):
         with pytest.raises(TypeError, match="frozen dataclass with slots=True"):
-            pickled_by_fields(cls)
+            built_by_fields(cls)
+
+
+def _quick_classes() -> list[type]:
+    from generator import parse, plan
+    return [cls for module in (model, parse, plan) for cls in vars(module).values()
+            if isinstance(cls, type) and "_Loader" in vars(cls)]
+
+
+def test_making_a_value_takes_the_dataclass_parameters_and_gives_a_frozen_value():
+    classes = _quick_classes()
+    assert {model.Article, model.Site, model.When, PagePlan, Document} <= set(classes)
+    for cls in classes:
+        # (made by model._quick_init, not the dataclass's __init__ with a frozen store per field)
+        assert cls.__init__.__globals__.get("loader") is cls._Loader, cls
+        params = list(inspect.signature(cls).parameters.values())
+        assert [p.name for p in params] == [f.name for f in dataclasses.fields(cls)], cls
+        for p, f in zip(params, dataclasses.fields(cls), strict=True):
+            if f.default is not dataclasses.MISSING:
+                assert p.default == f.default, (cls, f.name)
+            elif f.default_factory is dataclasses.MISSING:
+                assert p.default is inspect.Parameter.empty, (cls, f.name)
+    quote = model.Quote("ada", "We agree.", "a-briefing", "q-we-agree", True)
+    assert type(quote) is model.Quote and (quote.date, quote.line, quote.span) == (None, 0, None)
+    assert quote == model.Quote(actor="ada", text="We agree.", article="a-briefing", anchor="q-we-agree",
+                                verified=True, date=None, line=0, span=None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quote.text = "Changed."
+    assert dataclasses.replace(quote, line=7).line == 7 and quote.line == 0
+    with pytest.raises(TypeError):
+        model.Quote("ada")        # missing arguments are still an error
+    with pytest.raises(TypeError):
+        model.When(model.dt.datetime(2025, 1, 1), nonsense=True)
+
+
+def test_a_default_factory_makes_a_new_value_for_each_object():
+    config = story_site().config
+    first, second = (model.Site(config, (), {}, {}, {}, (), (), {}) for _ in range(2))
+    assert first.by_slug == {} and first.by_slug is not second.by_slug
+    assert first.members is not second.members
