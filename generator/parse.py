@@ -65,6 +65,7 @@ def _plain_tag(value: str) -> str:
 MAX_FILE_BYTES = 8 * 1024 * 1024
 SHARED_TEXT = 64             # scalars up to this long are interned (ids, dates, statuses)
 MAX_YAML_NODES = 20_000     # an alias bomb expands past this long before it hurts
+MAX_YAML_DEPTH = 50         # lists and mappings within each other; front matter needs 4 or 5
 KEY = schema.KEY             # marks[path + (key, KEY)]: where a mapping's key itself is written
 _STANDARD = "tag:yaml.org,2002:"
 _SEQ, _MAP, _STR, _BOOL = _STANDARD + "seq", _STANDARD + "map", _STANDARD + "str", _STANDARD + "bool"
@@ -288,7 +289,7 @@ class YamlProblem(Exception):
 def load_yaml(text: str, line_offset: int, marks: dict[tuple, int]) -> Any:
     """The YAML's plain values, recording where each key is: read by yamlfast when it is
     written the usual way, else composed with the C loader."""
-    simple = load_simple(text, line_offset, _plain, _shared, MAX_YAML_NODES)
+    simple = load_simple(text, line_offset, _plain, _shared, MAX_YAML_NODES, MAX_YAML_DEPTH)
     if simple is not NOT_SIMPLE:
         value, found = simple
         marks.update(found)
@@ -356,6 +357,9 @@ class _Builder:
         if self.budget < 0:
             raise YamlProblem("front matter is too large or repeats itself through aliases",
                               *self.place(node), hint=f"a document may hold at most {MAX_YAML_NODES} values")
+        if len(path) > MAX_YAML_DEPTH:   # (walking deeper would exhaust Python's stack)
+            raise YamlProblem("front matter nests lists and mappings too deep", *self.place(node),
+                              hint=f"at most {MAX_YAML_DEPTH} levels")
         self.mark(path, node)
         if isinstance(node, ScalarNode):
             return self.scalar(node)

@@ -36,12 +36,13 @@ _BLOCK_HEADERS = {">": (True, "\n"), ">-": (True, ""), "|": (False, "\n"), "|-":
 
 
 def load_simple(text: str, line_offset: int, plain: Callable[[str], Any], quoted: Callable[[str], str],
-                max_nodes: int) -> tuple[Any, dict] | object:
+                max_nodes: int, max_depth: int) -> tuple[Any, dict] | object:
     """(value, marks) as parse.load_yaml makes them, or NOT_SIMPLE.
 
     `plain(text)` gives a plain scalar's value (resolved as the safe loader does), raising
     ValueError where PyYAML should decide; `quoted(text)` a quoted or block text's. A mark is
-    (line << 24 | column), 1-based, the line counted from `line_offset`.
+    (line << 24 | column), 1-based, the line counted from `line_offset`. More than `max_nodes`
+    values, or collections nested deeper than `max_depth`, are PyYAML's to report.
     """
     if "\t" in text or _UNUSUAL.search(text):
         return NOT_SIMPLE
@@ -51,7 +52,7 @@ def load_simple(text: str, line_offset: int, plain: Callable[[str], Any], quoted
             if (stripped := line.lstrip(" ")) and stripped[0] != "#"]
     if not rows or rows[0][1] != 0:
         return NOT_SIMPLE          # nothing (PyYAML says None), or a first line further right
-    reader = _Reader(lines, rows, line_offset, plain, quoted)
+    reader = _Reader(lines, rows, line_offset, plain, quoted, max_depth)
     try:
         value, end = reader.block(0, 0, ())
     except (_NotSimple, ValueError):
@@ -63,8 +64,9 @@ def load_simple(text: str, line_offset: int, plain: Callable[[str], Any], quoted
 
 class _Reader:
     def __init__(self, lines: list[str], rows: list[tuple[int, int, str]], line_offset: int,
-                 plain: Callable[[str], Any], quoted: Callable[[str], str]):
+                 plain: Callable[[str], Any], quoted: Callable[[str], str], max_depth: int):
         self.lines = lines
+        self.max_depth = max_depth
         self.rows = rows
         self.offset = line_offset + 1
         self.plain = plain
@@ -85,6 +87,10 @@ class _Reader:
     def mapping(self, r: int, indent: int, path: tuple, first: str) -> tuple[dict, int]:
         """A block mapping whose keys sit at `indent`; row r's text from its first key is `first`
         (the text after '- ' when the mapping starts a list item)."""
+        # Too deep is PyYAML's to report, before Python's stack runs out. Every nesting passes
+        # through here: a list directly in a list ('- - x') is not this reader's.
+        if len(path) >= self.max_depth:
+            raise _NotSimple
         rows, marks, plain = self.rows, self.marks, self.plain
         end, offset = len(rows), self.offset
         number = rows[r][0]

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from generator.errors import ERROR, WARNING
 from generator.markdown import plain_text
-from generator.parse import MAX_FILE_BYTES, MAX_YAML_NODES, Document, YamlLoader, parse_document, split_front_matter
+from generator.parse import (
+    MAX_FILE_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    Document,
+    YamlLoader,
+    parse_document,
+    split_front_matter,
+)
 from generator.quotes import fold_text
 
 ARTICLE = """---
@@ -230,6 +238,26 @@ def test_alias_bomb_is_stopped() -> None:
     assert problem.message == "front matter is too large or repeats itself through aliases"
     assert problem.hint == f"a document may hold at most {MAX_YAML_NODES} values"
     assert doc.data == {}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("[" * 600 + "]" * 600, "front matter nests lists and mappings too deep"),
+    ("\n" + "".join("  " * (i + 1) + "- a:\n" for i in range(800)), "front matter nests lists and mappings too deep"),
+    ("\n" + "".join("  " * (i + 1) + "a:\n" for i in range(1500)) + "  " * 1501 + "b: 1",
+     "YAML syntax: exceeded maximum nesting depth"),
+])
+def test_front_matter_nested_too_deep_is_a_mistake_not_a_crash(extra, message) -> None:
+    # (walked as nested as that, the YAML builder or yamlfast would exhaust Python's stack)
+    doc = parse(f"---\ntitle: T\ndate: 2025-01-01\nextra: {extra}\n---\nBody\n")
+    (problem,) = doc.diagnostics
+    assert problem.message == message and problem.line >= 4
+    assert doc.data == {}
+
+
+def test_front_matter_nested_as_deep_as_allowed_is_read() -> None:
+    extra = "[" * (MAX_YAML_DEPTH - 1) + "]" * (MAX_YAML_DEPTH - 1)
+    doc = parse(f"---\ntitle: T\ndate: 2025-01-01\nextra: {extra}\n---\nBody\n")
+    assert [p.message for p in doc.diagnostics] == ["unknown key 'extra' in article front matter"]
 
 
 def test_a_large_but_honest_front_matter_is_fine() -> None:

@@ -15,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import parse
-from generator.parse import MAX_YAML_NODES, YamlProblem, load_yaml, split_front_matter
+from generator.parse import MAX_YAML_DEPTH, MAX_YAML_NODES, YamlProblem, load_yaml, split_front_matter
 from generator.yamlfast import NOT_SIMPLE, load_simple
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def fast(text: str) -> object:
-    return load_simple(text, 1, parse._plain, parse._shared, MAX_YAML_NODES)
+    return load_simple(text, 1, parse._plain, parse._shared, MAX_YAML_NODES, MAX_YAML_DEPTH)
 
 
 def pyyaml(text: str, monkeypatch) -> tuple[object, dict] | str:
@@ -127,6 +127,17 @@ def test_values_marks_and_types(monkeypatch) -> None:
     assert place[("tags",)] == (3, 1)                # a list: at its key
     assert place[("tags", 1)] == (3, 11)
     assert place[("source", "name")] == (5, 9)
+
+
+def test_collections_nested_deeper_than_allowed_are_left_to_pyyaml(monkeypatch) -> None:
+    def nested(depth: int) -> str:
+        return "top:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(depth - 2)) + "  " * depth + "a: 1\n"
+
+    assert_same(nested(MAX_YAML_DEPTH), monkeypatch, simple=True)
+    assert_same(nested(MAX_YAML_DEPTH + 1), monkeypatch, simple=False)
+    assert pyyaml(nested(MAX_YAML_DEPTH + 1), monkeypatch) == "error: front matter nests lists and mappings too deep"
+    compact = "top:\n" + "".join("  " * i + "- a:\n" for i in range(MAX_YAML_DEPTH)) + "  " * MAX_YAML_DEPTH + "- b\n"
+    assert fast(compact) is NOT_SIMPLE
 
 
 def test_too_many_values_are_left_to_pyyaml(monkeypatch) -> None:
