@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -262,3 +263,23 @@ def test_documents_and_near_misses_are_read_as_pyyaml_reads_them(lines, change, 
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert_same("\n".join(lines) + "\n", monkeypatch)
 
+
+
+_VALUES = st.recursive(
+    st.one_of(st.text(max_size=12), st.integers(-5, 3000), st.booleans(), st.none(), st.floats(allow_nan=False),
+              st.dates(), st.sampled_from(["mark-rutte", "supports", "a: b", "x #y", "yes", "~", "2025-08-22"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.sampled_from(["id", "title", "actor", "text", "tags", "x-y"]),
+                                            inner, max_size=4)),
+    max_leaves=15)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["title", "date", "summary", "tags", "actors", "proposals", "source"]),
+                       _VALUES, min_size=1, max_size=6),
+       st.sampled_from([None, True, False]), st.sampled_from([20, 80]))
+def test_what_pyyaml_writes_is_read_as_pyyaml_reads_it(data, flow, width) -> None:
+    # PyYAML's emitter quotes, wraps long values over lines and lays out lists in its own ways
+    text = yaml.safe_dump(data, allow_unicode=True, default_flow_style=flow, width=width)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_same(text, monkeypatch)
