@@ -341,7 +341,6 @@ class _Builder:
         self.offset = line_offset
         self.marks = marks
         self.budget = MAX_YAML_NODES
-        self.constructor = yaml.constructor.SafeConstructor()
 
     def place(self, node) -> tuple[int, int]:
         return node.start_mark.line + 1 + self.offset, node.start_mark.column + 1
@@ -389,24 +388,12 @@ class _Builder:
         raise YamlProblem("unsupported YAML node", *self.place(node))  # pragma: no cover
 
     def scalar(self, node: ScalarNode) -> Any:
-        if node.tag == _STR:
-            return _shared(node.value)
-        if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
-            return node.value  # YAML 1.2: `country: NO` is Norway; schema.Bool still takes yes/no
-        if node.tag == _STANDARD + "merge":
-            raise YamlProblem("YAML merge keys ('<<') are not supported", *self.place(node),
-                              hint="write the keys out")
-        construct = self.constructor.yaml_constructors.get(node.tag)
-        if construct is None:
-            raise YamlProblem(f"unsupported YAML tag '{_tag_name(node.tag)}'", *self.place(node),
-                              hint="remove the tag; plain values are enough")
         try:
-            return construct(self.constructor, node)
-        except Exception as exc:  # PyYAML's constructors fail in many ways on explicit tags
+            return _scalar(node.tag, node.value)
+        except _BadScalar as exc:
             if node.tag.endswith("timestamp"):
                 return node.value  # looks like a date but is none; the schema says so at its key
-            raise YamlProblem(f"bad {_tag_name(node.tag)} value '{node.value}'", *self.place(node),
-                              hint="remove the tag, or write a value of that type") from exc
+            raise YamlProblem(exc.message, *self.place(node), hint=exc.hint) from exc
 
 
 def _shared(value: str) -> str:
@@ -423,8 +410,8 @@ _NOT_KNOWN = object()
 
 
 def _plain(value: str) -> Any:
-    """A plain scalar's value as _Builder.scalar makes it; ValueError where only PyYAML's
-    composed node can say what is wrong (a merge key, an unsupported tag, a bad value)."""
+    """A plain scalar's value as _Builder.scalar makes it; ValueError (_BadScalar) where only
+    PyYAML's composed node can say what is wrong and where (a merge key, a bad value)."""
     known = _PLAIN_VALUES.get(value, _NOT_KNOWN)
     if known is _NOT_KNOWN:
         known = _plain_value(value)
@@ -434,18 +421,33 @@ def _plain(value: str) -> Any:
 
 
 def _plain_value(value: str) -> Any:
-    tag = _plain_tag(value)
+    return _scalar(_plain_tag(value), value)
+
+
+class _BadScalar(ValueError):
+    """A scalar its tag cannot make (a ValueError: yamlfast leaves such a text to PyYAML)."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def _scalar(tag: str, value: str) -> Any:
+    """A scalar's value from its tag, as the safe loader makes it, for _Builder and yamlfast alike."""
     if tag == _STR:
         return _shared(value)
     if tag == _BOOL and value.lower() not in ("true", "false"):
-        return value
+        return value  # YAML 1.2: `country: NO` is Norway; schema.Bool still takes yes/no
+    if tag == _STANDARD + "merge":
+        raise _BadScalar("YAML merge keys ('<<') are not supported", "write the keys out")
     construct = _CONSTRUCTOR.yaml_constructors.get(tag)
-    if construct is None or tag == _STANDARD + "merge":
-        raise ValueError(tag)
+    if construct is None:
+        raise _BadScalar(f"unsupported YAML tag '{_tag_name(tag)}'", "remove the tag; plain values are enough")
     try:
         return construct(_CONSTRUCTOR, ScalarNode(tag, value))
-    except Exception as exc:  # noqa: BLE001 - as in _Builder.scalar: PyYAML's constructors fail in many ways
-        raise ValueError(value) from exc
+    except Exception as exc:  # noqa: BLE001 - PyYAML's constructors fail in many ways on explicit tags
+        raise _BadScalar(f"bad {_tag_name(tag)} value '{value}'",
+                         "remove the tag, or write a value of that type") from exc
 
 
 def _tag_name(tag: str) -> str:

@@ -13,7 +13,6 @@ from typing import Any
 
 from .errors import WARNING, Diagnostic, did_you_mean
 from .model import ACTOR_KINDS, CONFIDENCES, QUESTION_STATUSES, STANCES, STATUSES
-from .sources import SOURCE_KINDS
 
 ID_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"
 ID_RE = re.compile(ID_PATTERN + r"\Z")
@@ -413,9 +412,6 @@ SITE = Record({
     "domain": Field(Text()),
     "per_page": Field(Int(), description="Briefings per home page"),
 }, name="site.yaml")
-
-
-SCHEMA_KINDS = ("all", *SOURCE_KINDS)
 
 
 def json_schema(kind: str = "all") -> dict:

@@ -28,7 +28,6 @@ class _NotSimple(Exception):
 # what PyYAML's reader refuses, and line breaks other than \n (YAML 1.1 has three more)
 _UNUSUAL = re.compile("[^\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 # a key this reader takes: a word, then ':' and a space or the line's end
-_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]*):(?= |$)")
 _KEY_VALUE = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]*):(?:$| +(.*))")     # and the value after it
 _PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@`")       # indicators: such a value is PyYAML's
 _FLOW_ITEM_BAD = re.compile(r"[\[\]{},:#'\"]")
@@ -154,7 +153,7 @@ class _Reader:
                 raise _NotSimple
             column = indent + len(text) - len(value_text)
             item = path + (len(out),)
-            if _KEY.match(value_text):
+            if _KEY_VALUE.match(value_text):
                 value, r = self.mapping(r, column, item, value_text)
             else:   # (a nested '- -' list, or 'a b: c', is no scalar this reader takes)
                 value, r = self.inline(r, number, column, value_text, indent, item, None)
