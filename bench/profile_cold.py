@@ -7,8 +7,9 @@
 Samples the build and its forked workers at 100 Hz (`py-spy record --subprocesses`), then
 prints the CPU seconds by pipeline stage (the first engine frame a sample passes through; the
 parse cache's writer, forked from the parse stage, counts there),
-by library (markdown-it, Jinja, MarkupSafe, PyYAML: every sample with a frame of it), and
-the functions most samples were in. The corpus is bench/run.py's (bench/out/corpus-N).
+by library (markdown-it, Jinja, MarkupSafe, PyYAML: every sample with a frame of it), by the
+file of the frame each sample was in (a template's own code is its .html file; what it calls
+counts where it runs), and the functions most samples were in. The corpus is bench/run.py's (bench/out/corpus-N).
 """
 from __future__ import annotations
 
@@ -44,10 +45,19 @@ def _stage(frames: list[tuple[str, str]]) -> str:
     return "other"
 
 
+def _home(file: str) -> str:
+    """A frame's file, named by its package: jinja2/runtime.py, generator/render.py, a template."""
+    if file.endswith(".html"):
+        return "templates/*.html"
+    parts = file.split("/")
+    return "/".join(parts[-2:]) if len(parts) > 1 else file or "(unknown)"
+
+
 def summarize(raw: str, top: int = 15) -> None:
     stages: collections.Counter = collections.Counter()
     libraries: collections.Counter = collections.Counter()
     leaves: collections.Counter = collections.Counter()
+    files: collections.Counter = collections.Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -59,8 +69,10 @@ def summarize(raw: str, top: int = 15) -> None:
             libraries[library] += samples
         name, file = frames[-1]
         leaves[f"{name} ({file.rsplit('/', 1)[-1]})"] += samples
+        files[_home(file)] += samples
     print(f"{total / RATE:.1f} CPU seconds sampled, all processes\n")
-    for title, counter in (("stage", stages), ("library", libraries), ("function", leaves)):
+    for title, counter in (("stage", stages), ("library", libraries), ("file it ran in", files),
+                           ("function", leaves)):
         print(f"{'by ' + title:<44} {'seconds':>8} {'share':>6}")
         for key, samples in counter.most_common(top):
             print(f"  {key:<42} {samples / RATE:8.1f} {100 * samples / total:5.1f}%")
