@@ -920,6 +920,13 @@ def served_example(tmp_path_factory) -> Iterator[str]:
         server.server_close()
 
 
+def served_pages(served: str, built: Path) -> Iterator[tuple[str, str]]:
+    """(path in the output, its URL as served) for every page of a built site, as a link names it."""
+    for path in html_files(built):
+        relative = path.relative_to(built).as_posix()
+        yield relative, served + (relative[:-len("index.html")] if relative.endswith("index.html") else relative)
+
+
 @pytest.mark.browser
 def test_no_page_is_wider_than_a_phone(served_example, example, request):
     """At 390 px, no page of the example site scrolls sideways: tables stack, long words wrap."""
@@ -927,14 +934,42 @@ def test_no_page_is_wider_than_a_phone(served_example, example, request):
     try:
         tab = context.new_page()
         wide = []
-        for path in html_files(example):
-            relative = path.relative_to(example).as_posix()
-            url = served_example + (relative[:-len("index.html")] if relative.endswith("index.html") else relative)
+        for relative, url in served_pages(served_example, example):
             tab.goto(url)
             width = tab.evaluate("document.documentElement.scrollWidth")
             if width > 390:
                 wide.append(f"{relative}: {width}px")
         assert not wide, "pages wider than the phone:\n" + "\n".join(wide)
+    finally:
+        context.close()
+
+
+# The top of the first line of text a reader sees in <main> (not a visually hidden heading),
+# less the bottom of the site's header.
+FIRST_TEXT_GAP = """() => {
+  const main = document.querySelector("main");
+  const seen = n => n.textContent.trim() && n.parentElement.getBoundingClientRect().width > 1;
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT,
+    {acceptNode: n => seen(n) ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP});
+  const range = document.createRange();
+  range.selectNodeContents(walker.nextNode());
+  return range.getBoundingClientRect().top - document.querySelector(".site-header").getBoundingClientRect().bottom;
+}"""
+
+
+@pytest.mark.browser
+def test_every_page_opens_with_room_below_the_header(served_example, example, request):
+    """A page whose title comes first (an index, a tag, the about page, 404) starts as far below
+    the header as one led by a kicker (BRIEFING, PERSON), not pressed against it."""
+    context = request.getfixturevalue("browser").new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        gaps = {}
+        for relative, url in served_pages(served_example, example):
+            tab.goto(url)
+            gaps[relative] = tab.evaluate(FIRST_TEXT_GAP)
+        cramped = {page: round(gap) for page, gap in gaps.items() if gap < 20}
+        assert not cramped, f"pages whose first text is under 20 px below the header: {cramped}"
     finally:
         context.close()
 
