@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import ERROR, ContentError, Diagnostic, count_line
+from .errors import ERROR, ContentError, Diagnostic, closest, count_line
 from .sources import SOURCE_KINDS
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
@@ -318,7 +318,7 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--links", action="store_true", help="also build in memory and check every internal link")
-    check.set_defaults(run=cmd_check)
+    check.set_defaults(run=cmd_check, parser=check)
 
     build = commands.add_parser("build", help="check the site, then write it to the output folder")
     build.add_argument("--site", default=".", help="site folder (default: .)")
@@ -328,7 +328,7 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true", help="treat warnings as errors")
     build.add_argument("--quiet", action="store_true", help="print only problems")
     build.add_argument("--timings", action="store_true", help="print how long each stage took")
-    build.set_defaults(run=cmd_build)
+    build.set_defaults(run=cmd_build, parser=build)
 
     serve = commands.add_parser("serve", help="preview the site, rebuilding and reloading on every save")
     serve.add_argument("--site", default=".", help="site folder (default: .)")
@@ -336,7 +336,7 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; the next free one if taken)")
     serve.add_argument("--base-url", help="override site.yaml's base_url; the preview lives under its path")
     serve.add_argument("--open", action="store_true", help="open the preview in a browser")
-    serve.set_defaults(run=cmd_serve)
+    serve.set_defaults(run=cmd_serve, parser=serve)
 
     publish = commands.add_parser("publish", help="build, check links, and publish to a folder or a git branch")
     publish.add_argument("--to", required=True, metavar="TARGET",
@@ -348,12 +348,12 @@ def make_parser() -> argparse.ArgumentParser:
     publish.add_argument("--rollback", action="store_true", help="point a folder target back at its previous release")
     publish.add_argument("--keep", type=int, default=5, help="releases kept beside a folder target (default: 5)")
     publish.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    publish.set_defaults(run=cmd_publish)
+    publish.set_defaults(run=cmd_publish, parser=publish)
 
     init = commands.add_parser("init", help="create a new site that builds at once")
     init.add_argument("folder")
     init.add_argument("--title", default="My Briefing")
-    init.set_defaults(run=cmd_init)
+    init.set_defaults(run=cmd_init, parser=init)
 
     new = commands.add_parser("new", help="write a new file from a skeleton")
     new_kinds = new.add_subparsers(dest="kind", metavar="KIND")
@@ -362,18 +362,46 @@ def make_parser() -> argparse.ArgumentParser:
     new_article.add_argument("title")
     new_article.add_argument("--site", default=".", help="site folder (default: .)")
     new_article.add_argument("--date", help="ISO date (default: today)")
-    new_article.set_defaults(run=cmd_new)
+    new_article.set_defaults(run=cmd_new, parser=new_article)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of front matter and actor files")
     schema.add_argument("--kind", choices=("all", *SOURCE_KINDS), default="all",
                         help="one kind of file only: article front matter, actor file, page or site.yaml")
-    schema.set_defaults(run=cmd_schema)
+    schema.set_defaults(run=cmd_schema, parser=schema)
     return parser
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """parse_args, with a misspelt command or option answered by the closest real one, and an
+    unknown option reported by the command it was given to (with that command's usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = _subcommands(parser)
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
+        close = closest(argv[0], commands)
+        hint = f" (did you mean '{close}'?)" if close else ""
+        parser.error(f"unknown command '{argv[0]}'{hint}; the commands: {', '.join(commands)}")
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command: argparse.ArgumentParser = args.parser    # the one the leaf command set (make_parser)
+        hint = ""
+        if extra[0].startswith("--"):   # (compared without the dashes, which every option shares)
+            options = {option[2:]: option for action in command._actions for option in action.option_strings
+                       if option.startswith("--")}
+            close = closest(extra[0][2:].split("=", 1)[0], options)
+            hint = f" (did you mean '{options[close]}'?)" if close else ""
+        command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    return args
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    # (argparse keeps a parser's actions, the subcommands' among them, in no public attribute)
+    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, argv)
     try:
         return args.run(args)
     except UsageError as exc:

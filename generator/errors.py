@@ -60,10 +60,16 @@ class ContentError(Exception):
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
 
+def closest(word: str, known: Iterable[str]) -> str | None:
+    """The known word closest to `word`, or None when nothing is close."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, known: Iterable[str]) -> str:
     """A hint naming the closest known word, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
+    close = closest(word, known)
+    return f"did you mean '{close}'?" if close else ""
 
 
 def count_line(diagnostics: Iterable[Diagnostic]) -> str:

@@ -187,6 +187,31 @@ def test_usage_errors_exit_2(argv, capsys) -> None:
     assert "usage: briefing" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "said"), [
+    (["biuld"], "briefing: error: unknown command 'biuld' (did you mean 'build'?); "
+                "the commands: check, build, serve, publish, init, new, schema"),
+    (["frobnicate"], "briefing: error: unknown command 'frobnicate'; the commands: check, build,"),
+    (["build", "--base_url", "https://example.org/"],
+     "briefing build: error: unrecognized arguments: --base_url https://example.org/ (did you mean '--base-url'?)"),
+    (["build", "--output=x"], "briefing build: error: unrecognized arguments: --output=x (did you mean '--out'?)"),
+    (["serve", "--prot", "8001"],
+     "briefing serve: error: unrecognized arguments: --prot 8001 (did you mean '--port'?)"),
+    (["check", "--bogus"], "briefing check: error: unrecognized arguments: --bogus\n"),
+    (["build", "--bogus"], "briefing build: error: unrecognized arguments: --bogus\n"),   # not '--out'
+    (["new", "article", "Title", "extra"], "briefing new article: error: unrecognized arguments: extra\n"),
+])
+def test_a_misspelt_command_or_option_is_answered_by_the_closest(argv, said, capsys) -> None:
+    """An unknown option is reported by the command it was given to, with that command's usage;
+    a misspelt command or option gets the closest real one, and nothing far off is suggested."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert said in err
+    command = " ".join(word for word in argv[:2] if word in ("check", "build", "serve", "new", "article"))
+    assert err.startswith(f"usage: briefing {command}".rstrip() + " ")
+
+
 def test_missing_site_folder_is_a_usage_error(tmp_path, capsys) -> None:
     code, out, err = run_cli(["check", "--site", str(tmp_path / "nowhere")], capsys)
     assert (code, out) == (2, "")
