@@ -9,7 +9,8 @@ prints the CPU seconds by pipeline stage (the first engine frame a sample passes
 parse cache's writer, forked from the parse stage, counts there),
 by library (markdown-it, Jinja, MarkupSafe, PyYAML: every sample with a frame of it), by the
 file of the frame each sample was in (a template's own code is its .html file; what it calls
-counts where it runs), and the functions most samples were in. The corpus is bench/run.py's (bench/out/corpus-N).
+counts where it runs), and the functions most samples were in. The corpus is bench/run.py's
+(bench/out/corpus-N).
 """
 from __future__ import annotations
 
