@@ -243,6 +243,28 @@ def test_stance_table_examples_from_the_article(example):
     assert text(badge) == "Conditional"
 
 
+def test_earlier_stances_past_the_limit_are_counted_in_words(make_site, tmp_path):
+    """Past eight earlier stances, a briefing counts them instead of listing them: the sentence
+    reads as one ('... Opposes 3 — every actor's stance ...'), with no word run into the dash."""
+    actors = [f"actor-{n}" for n in range(10)]
+    first = ("---\ntitle: Summit\ndate: 2025-01-01\nactors:\n"
+             + "".join(f"  - {{id: {a}, name: Person {a[-1]}, kind: person}}\n" for a in actors)
+             + "proposals:\n  - id: plan\n    title: The plan\n    status: proposed\n    positions:\n"
+             + "".join(f"      - {{actor: {a}, stance: {'supports' if n < 7 else 'opposes'}}}\n"
+                       for n, a in enumerate(actors))
+             + "---\nThe summit met.\n")
+    second = ("---\ntitle: Talks\ndate: 2025-01-02\nactors: [actor-0]\nproposals:\n  - id: plan\n"
+              "    status: under-negotiation\n    positions:\n      - {actor: actor-0, stance: undecided}\n"
+              "---\nTalks went on.\n")
+    site = make_site({"content/articles/2025-01-01-summit.md": first,
+                      "content/articles/2025-01-02-talks.md": second})
+    doc = page(build(site, tmp_path / "out"), "briefings/talks/index.html")
+    carried = doc.xpath("//p[contains(@class,'carried')]")
+    assert len(carried) == 1
+    assert " ".join(text(carried[0]).split()) == (
+        "Also on record from earlier briefings: Supports 6 · Opposes 3 — every actor's stance and its history.")
+
+
 def quote_target(doc, anchor: str):
     targets = doc.xpath("//*[@id=$a]", a=anchor)
     assert len(targets) == 1, f"{len(targets)} elements with id {anchor!r}"
