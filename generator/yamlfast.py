@@ -252,6 +252,8 @@ class _Reader:
             body.pop()
         if not body or body[0] == "":
             raise _NotSimple
+        if j == len(lines) and lines[-1]:
+            ending = ""    # the text's last line, with no line break after it for `>` or `|` to keep
         if folded:
             parts = [body[0]]
             for previous, line in itertools.pairwise(body):

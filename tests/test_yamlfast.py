@@ -76,6 +76,9 @@ SIMPLE = {
     "item scalars": "events:\n  - date: 2025-01-30\n    title: \"Talks\"\n    actors: [a]\n  - plain item\n"
                     "  - >-\n    folded item\n",
     "unicode": "title: Putin–Zelensky meeting — «тест» 🙂\nname: \"Zoë\"\n",
+    # an actor file or site.yaml is read whole: its last line may have no line break to keep
+    "folded text at the end, no final line break": "name: x\nbio: >\n  one\n  two",
+    "literal text at the end, no final line break": "name: x\nbio: |\n  one\n\n  two",
 }
 
 NOT_SIMPLE_TEXTS = {
