@@ -13,6 +13,7 @@ from generator import sources as sources_module
 from generator.cli import main
 from generator.engine import Engine
 from generator.errors import ContentError
+from generator.scaffold import slugify
 from generator.sources import digest, read_sources
 from generator.write import (
     MANIFEST,
@@ -284,6 +285,34 @@ def test_new_article_writes_a_dated_draft(tmp_path):
     assert "draft: true" in path.read_text()
     assert main(["check", "--site", str(folder)]) == 0
     assert main(["new", "article", "Talks resume: day 2", "--site", str(folder), "--date", "2025-09-01"]) == 2
+
+
+@pytest.mark.parametrize(("title", "slug"), [
+    ("Talks resume: day 2", "talks-resume-day-2"),
+    # Ukrainian by the national system (the examples of its table)
+    ("Київ", "kyiv"), ("Харків", "kharkiv"), ("Згорани", "zghorany"), ("Знам'янка", "znamianka"),
+    ("Єнакієве", "yenakiieve"), ("Їжакевич", "yizhakevych"), ("Олексій", "oleksii"), ("Юрій", "yurii"),
+    ("Яготин", "yahotyn"), ("Переговори в Києві", "perehovory-v-kyievi"), ("подвір’я", "podviria"),
+    # Russian, known by ы, э, ё or ъ
+    ("Переговоры в Москве", "peregovory-v-moskve"), ("Объём поставок", "obyom-postavok"),
+    # accents dropped; letters Unicode does not decompose spelt out
+    ("Talks / resume: in Genève?", "talks-resume-in-geneve"), ("Zürich: Gespräche", "zurich-gesprache"),
+    ("Łódź — Straße", "lodz-strasse"),
+    # nothing a file name can keep
+    ("北京会谈", "article"), ("?!", "article"),
+])
+def test_new_article_file_names_transliterate_the_title(title, slug):
+    assert slugify(title) == slug
+
+
+def test_new_article_with_a_ukrainian_title_is_a_valid_slug(tmp_path):
+    folder = tmp_path / "new"
+    main(["init", str(folder)])
+    assert main(["new", "article", "Зустріч у Женеві", "--site", str(folder), "--date", "2025-09-01"]) == 0
+    assert main(["new", "article", "Переговори в Києві", "--site", str(folder), "--date", "2025-09-01"]) == 0
+    written = sorted(p.name for p in (folder / "content" / "articles").glob("2025-09-01-*.md"))
+    assert written == ["2025-09-01-perehovory-v-kyievi.md", "2025-09-01-zustrich-u-zhenevi.md"]
+    assert main(["check", "--site", str(folder)]) == 0
 
 
 # --------------------------------------------------------------------------- incremental engine
