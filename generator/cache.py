@@ -22,7 +22,8 @@ def _code_version() -> str:
     """Changes whenever the parsing code changes, so an upgrade never reuses stale results."""
     here = Path(__file__).parent
     stamp = [FORMAT_VERSION]
-    for name in ("parse.py", "yamlfast.py", "schema.py", "markdown.py", "quotes.py", "model.py"):
+    for name in ("parse.py", "yamlfast.py", "schema.py", "slugs.py", "markdown.py", "sanitize.py", "urls.py",
+                 "quotes.py", "model.py"):
         try:
             info = (here / name).stat()
             stamp.append((name, info.st_size, info.st_mtime_ns))

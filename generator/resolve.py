@@ -39,7 +39,7 @@ from .model import (
 )
 from .parse import Document
 from .quotes import quote_anchor
-from .schema import ID_HINT, ID_RE
+from .schema import ID_RE, id_hint
 from .urls import SECTIONS
 
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_]?")
@@ -60,6 +60,11 @@ def to_when(value: Any, zone: dt.tzinfo) -> When:
     if isinstance(value, dt.datetime):
         return When(value if value.tzinfo else value.replace(tzinfo=zone), True)
     return When(dt.datetime(value.year, value.month, value.day, tzinfo=zone), False)
+
+
+def _slug_hint(doc: Document, slug: str) -> str:
+    """What to do about an invalid slug: set from the file name, or by the `slug` key."""
+    return id_hint(slug) if doc.data.get("slug") else "rename the file or set a slug; " + id_hint(slug)
 
 
 def article_slug(doc: Document) -> str:
@@ -277,7 +282,7 @@ class Resolver:
             ident = doc.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             if not ID_RE.match(ident):
                 self.problems.at(doc, (), f"the file name '{ident}' is not a valid actor id",
-                                 "rename the file: " + ID_HINT)
+                                 "rename the file: " + id_hint(ident))
                 continue
             if not doc.data.get("name"):
                 continue  # parse reported the missing name
@@ -505,7 +510,7 @@ class Resolver:
             if not ID_RE.match(slug):
                 self.problems.at(doc, ("slug",) if doc.data.get("slug") else (),
                                  f"invalid slug '{slug}'",
-                                 ID_HINT if doc.data.get("slug") else "rename the file or set a slug; " + ID_HINT)
+                                 _slug_hint(doc, slug))
             elif slug in first:
                 self.problems.at(doc, ("slug",),
                                  f"two articles have the slug '{slug}': this one and {first[slug].path}",
@@ -786,7 +791,7 @@ class Resolver:
             slug = doc.data.get("slug") or stem
             if not ID_RE.match(slug):
                 self.problems.at(doc, ("slug",), f"invalid page slug '{slug}'",
-                                 ID_HINT if doc.data.get("slug") else "rename the file or set a slug; " + ID_HINT)
+                                 _slug_hint(doc, slug))
                 continue
             if slug in SECTIONS or slug in ("page",):
                 self.problems.at(doc, ("slug",), f"the page slug '{slug}' collides with the site's /{slug}/ section",

@@ -13,10 +13,15 @@ from typing import Any
 
 from .errors import WARNING, Diagnostic, did_you_mean
 from .model import ACTOR_KINDS, CONFIDENCES, QUESTION_STATUSES, STANCES, STATUSES
+from .slugs import slug_of
 
 ID_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"
 ID_RE = re.compile(ID_PATTERN + r"\Z")
-ID_HINT = "use lowercase letters, digits and single hyphens, like 'mark-rutte'"
+
+
+def id_hint(value: str) -> str:
+    """What to write instead of an invalid id: `value` spelt as one where it can be."""
+    return f"use lowercase letters, digits and single hyphens, like '{slug_of(value) or 'mark-rutte'}'"
 KEY = None  # a last path part meaning "the key itself": ('source', 'nmae', KEY) is where 'nmae' is written
 
 Path = tuple  # a key path into the front matter: ('proposals', 0, 'positions', 1, 'actor')
@@ -99,7 +104,7 @@ class Id(Type):
         if not isinstance(value, str):
             raise self.fail(ctx, path, f"{'an' if self.what[0] in 'aeiou' else 'a'} {self.what} (text)", value)
         if not ID_RE.match(value):
-            ctx.report(path, f"invalid {self.what} '{value}'", ID_HINT)
+            ctx.report(path, f"invalid {self.what} '{value}'", id_hint(value))
             raise Invalid()
         return value
 

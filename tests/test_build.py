@@ -378,11 +378,18 @@ def test_the_parse_cache_is_stamped_with_every_module_that_shapes_a_document():
     import ast
 
     from generator import cache, parse
-    source = Path(parse.__file__).read_text("utf-8")
-    imported = {f"{node.module or alias.name}.py" for node in ast.walk(ast.parse(source))
-                if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names}
-    shaping = imported - {"errors.py", "sources.py"}   # (the Diagnostic type; the file's digest)
-    assert "yamlfast.py" in shaping
+    here = Path(parse.__file__).parent
+    not_shaping = {"errors.py", "sources.py"}   # (the Diagnostic type; the file's digest)
+    shaping, todo = {"parse.py"}, ["parse.py"]
+    while todo:   # every module parse.py imports, and each of theirs (schema.py's slugs.py, ...)
+        tree = ast.parse((here / todo.pop()).read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for name in [f"{node.module}.py"] if node.module else [f"{a.name}.py" for a in node.names]:
+                    if name not in shaping | not_shaping and (here / name).exists():
+                        shaping.add(name)
+                        todo.append(name)
+    assert {"yamlfast.py", "slugs.py"} <= shaping
     stamp = cache._code_version()
     assert all(f"'{name}'" in stamp for name in shaping), (shaping, stamp)
 

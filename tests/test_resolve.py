@@ -88,6 +88,17 @@ def test_slug_defaults_to_the_file_stem_without_its_date() -> None:
     assert [a.slug for a in site.articles] == ["rutte-in-kyiv", "notes", "underscore"]
 
 
+def test_a_file_name_that_is_no_slug_or_id_is_answered_with_one() -> None:
+    files = dict([article("2025-01-01-Зустріч у Женеві", ""), ("content/actors/Mark Rutte.yaml", "name: Mark Rutte\n")])
+    _, problems = resolve_files(files, allow_problems=True)
+    assert sorted(f"{p.message} ({p.hint})" for p in problems) == [
+        "invalid slug 'Зустріч у Женеві' (rename the file or set a slug; use lowercase letters, digits and "
+        "single hyphens, like 'zustrich-u-zhenevi')",
+        "the file name 'Mark Rutte' is not a valid actor id (rename the file: use lowercase letters, digits "
+        "and single hyphens, like 'mark-rutte')",
+    ]
+
+
 # --------------------------------------------------------------------------- proposals
 
 def test_proposal_texts_latest_given_wins_and_status_history() -> None:

@@ -139,9 +139,19 @@ def test_record_reports_every_problem_and_keeps_good_values() -> None:
     out, problems = check(schema.QUOTE, {"actor": "Bad Id", "text": "Hi", "dat": "2025-01-01"})
     assert out == {"actor": None, "text": "Hi"}
     assert problems == [
-        "invalid actor id 'Bad Id' (use lowercase letters, digits and single hyphens, like 'mark-rutte')",
+        "invalid actor id 'Bad Id' (use lowercase letters, digits and single hyphens, like 'bad-id')",
         "unknown key 'dat' in quote (did you mean 'date'?)",
     ]
+
+
+@pytest.mark.parametrize(("value", "example"), [
+    ("Mark Rutte", "mark-rutte"), ("mark_rutte", "mark-rutte"), ("безпека", "bezpeka"),
+    ("Sécurité", "securite"), ("Зеленський", "zelenskyi"),
+    ("北京", "mark-rutte"),   # nothing to spell: the usual example
+])
+def test_an_invalid_id_is_answered_with_its_own_spelling_as_one(value, example) -> None:
+    _, problems = check(schema.Id("tag"), value)
+    assert problems == [f"invalid tag '{value}' (use lowercase letters, digits and single hyphens, like '{example}')"]
 
 
 @pytest.mark.parametrize("value, message", [
