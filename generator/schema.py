@@ -17,14 +17,14 @@ from .slugs import slug_of
 
 ID_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"
 ID_RE = re.compile(ID_PATTERN + r"\Z")
+KEY = None  # a last path part meaning "the key itself": ('source', 'nmae', KEY) is where 'nmae' is written
+
+Path = tuple  # a key path into the front matter: ('proposals', 0, 'positions', 1, 'actor')
 
 
 def id_hint(value: str) -> str:
     """What to write instead of an invalid id: `value` spelt as one where it can be."""
     return f"use lowercase letters, digits and single hyphens, like '{slug_of(value) or 'mark-rutte'}'"
-KEY = None  # a last path part meaning "the key itself": ('source', 'nmae', KEY) is where 'nmae' is written
-
-Path = tuple  # a key path into the front matter: ('proposals', 0, 'positions', 1, 'actor')
 
 
 class Context:
