@@ -414,14 +414,10 @@ def _plain(value: str) -> Any:
     PyYAML's composed node can say what is wrong and where (a merge key, a bad value)."""
     known = _PLAIN_VALUES.get(value, _NOT_KNOWN)
     if known is _NOT_KNOWN:
-        known = _plain_value(value)
+        known = _scalar(_plain_tag(value), value)
         if len(value) <= SHARED_TEXT and len(_PLAIN_VALUES) < 100_000:
             _PLAIN_VALUES[value] = known   # (every value here is immutable: text, numbers, dates)
     return known
-
-
-def _plain_value(value: str) -> Any:
-    return _scalar(_plain_tag(value), value)
 
 
 class _BadScalar(ValueError):

@@ -24,9 +24,10 @@ time). A body-only rebuild reads the first part alone: it plans the briefings it
 
 The state is written after the build's output, by a detached process that holds the state's
 lock (`save_state_detached`): at 10,000 articles planning what is left and pickling it takes
-about three seconds the user need not wait for, as git leaves its auto-gc running. A first build's pages are planned
-without their dependencies (it renders them all), and so are a rebuild's that took up a
-story (it found the pages to render by the index): that process finds them for the story.
+about three seconds the user need not wait for, as git leaves its auto-gc running. A first
+build's pages are planned without their dependencies (it renders them all), and so are a
+rebuild's that took up a story (it found the pages to render by the index): that process
+finds them for the story.
 The next build takes the lock before reading the state, so it waits for a writer still at
 work instead of missing the state.
 
