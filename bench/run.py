@@ -9,8 +9,11 @@ article, and one after changing a proposal's status in that article's front matt
 returns before its state for the next build is written (state.py); the "state written"
 measures add the wait until it is. A peer (each in a throwaway venv, on the same corpus laid
 out by ../shared/bench/peer_sites.py) gets a cold build and a rebuild with nothing changed.
-Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the peers' venvs live in
-bench/out/ (gitignored) and are reused between runs.
+With --peer-layout, briefing also builds the corpus with bench/peer_layout/templates, pages as
+small as the peers' (an article: title, date, body; a listing: one line per article): every
+stage but the templates is the same, so the difference from the full build is what briefing's
+pages cost. Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the peers'
+venvs live in bench/out/ (gitignored) and are reused between runs.
 """
 
 import argparse
@@ -32,6 +35,9 @@ WORK = ROOT / "bench" / "out"
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
 CACHE_DIR = ".briefing-cache"  # briefing's cache folder, relative to the site (corpus) folder
 HUGO_VERSION = "0.168.0"
+# briefing with the peers' minimal templates (--peer-layout): the tool's name in the table
+PEER_LAYOUT = "briefing, peers' layout"
+PEER_LAYOUT_TEMPLATES = ROOT / "bench" / "peer_layout" / "templates"
 # the Python peers, pinned as in issue 6's table; Pelican's reader for YAML front matter needs PyYAML
 PEERS = ("hugo", "mkdocs", "pelican")
 PEER_PACKAGES = {"mkdocs": ["mkdocs==1.6.1"], "pelican": ["pelican==4.12.0", "markdown==3.11.3", "pyyaml==6.0.4"]}
@@ -217,6 +223,26 @@ def briefing_round(site: Path, out: Path, article: Path, round_no: int) -> dict[
     return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited, **front}
 
 
+def peer_layout_site(corpus_dir: Path, site: Path) -> None:
+    """The corpus as a site with bench/peer_layout's templates (made again each run, as the peers' sites are)."""
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(corpus_dir / "content", site / "content")
+    shutil.copy(corpus_dir / "site.yaml", site / "site.yaml")
+    shutil.copytree(PEER_LAYOUT_TEMPLATES, site / "templates")
+
+
+def peer_layout_round(site: Path) -> dict[str, float]:
+    """A cold build and a rebuild with nothing changed, as a peer's round."""
+    build = [sys.executable, "-m", "generator", "build", "--site", str(site), "--out", str(site / "out")]
+    wait_for_state(site)
+    clear(site / CACHE_DIR)
+    clear(site / "out")
+    cold = run_measured(build)
+    wait_for_state(site)    # (the next build would read a half-written state otherwise)
+    no_change, _ = run(build)
+    return {**cold, "rebuild, no change": no_change}
+
+
 def peer_round(tool: str, command: Path, site: Path) -> dict[str, float]:
     build = peer_build(tool, command, site)
     for leftover in ("out", "resources", "__pycache__"):   # Hugo's resources cache; none of them keeps another
@@ -241,19 +267,24 @@ def load_average() -> str:
     return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
-def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path]) -> list[dict]:
+def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer_layout: bool = False) -> list[dict]:
     """All rounds at one corpus size; one result row per (tool, measure)."""
     site = corpus(size)
     articles = sorted((site / "content" / "articles").glob("*.md"))
     article = articles[len(articles) // 2]
     for tool in peers:
         run([sys.executable, str(SHARED_BENCH / "peer_sites.py"), tool, str(site), str(WORK / f"{tool}-{size}")])
+    layout_site = WORK / f"peer-layout-{size}"
+    if peer_layout:
+        peer_layout_site(site, layout_site)
     samples: dict[tuple[str, str], list[float]] = {}
     for round_no in range(1, repeat + 1):
         print(f"{size} articles, round {round_no}/{repeat} …", file=sys.stderr)
         rounds = []
         if briefing:
             rounds.append(("briefing", briefing_round(site, WORK / f"site-{size}", article, round_no)))
+        if peer_layout:
+            rounds.append((PEER_LAYOUT, peer_layout_round(layout_site)))
         for tool, command in peers.items():
             rounds.append((tool, peer_round(tool, command, WORK / f"{tool}-{size}")))
         for tool, measured in rounds:
@@ -279,21 +310,25 @@ def fmt(value: float, unit: str) -> str:
 
 
 def print_table(results: list[dict]) -> None:
-    print(f"\n{'articles':>8}  {'tool':<9} {'measure':<44} {'median':>9}  min–max")
+    width = max([len("tool")] + [len(r["tool"]) for r in results])
+    print(f"\n{'articles':>8}  {'tool':<{width}} {'measure':<44} {'median':>9}  min–max")
     for r in results:
         median, low, high = (fmt(r[key], r["unit"]) for key in ("median", "min", "max"))
-        print(f"{r['articles']:>8,}  {r['tool']:<9} {r['measure']:<44} {median:>9}  {low} – {high}")
+        print(f"{r['articles']:>8,}  {r['tool']:<{width}} {r['measure']:<44} {median:>9}  {low} – {high}")
 
 
 def ratios(results: list[dict]) -> list[dict]:
-    """briefing/peer of the medians, for each size, peer and measure both tools have."""
+    """briefing/peer of the medians (and briefing's with the peers' layout), for each size, peer
+    and measure both have."""
     median = {(r["articles"], r["tool"], r["measure"]): r["median"] for r in results}
-    peers = dict.fromkeys(tool for _size, tool, _name in median if tool != "briefing")
+    ours = ("briefing", PEER_LAYOUT)
+    peers = dict.fromkeys(tool for _size, tool, _name in median if tool not in ours)
     return [
-        {"articles": size, "peer": peer, "measure": name, "briefing/peer": value / median[size, peer, name]}
+        {"articles": size, "tool": tool, "peer": peer, "measure": name, "ratio": value / median[size, peer, name]}
+        for tool in ours
         for peer in peers
-        for (size, tool, name), value in median.items()
-        if tool == "briefing" and (size, peer, name) in median
+        for (size, of, name), value in median.items()
+        if of == tool and (size, peer, name) in median
     ]
 
 
@@ -303,6 +338,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds per size (default 3)")
     parser.add_argument("--peers", default="",
                         help=f"also time these generators on the same corpus (comma-separated: {', '.join(PEERS)})")
+    parser.add_argument("--peer-layout", action="store_true",
+                        help="also time briefing with the peers' minimal templates (bench/peer_layout)")
     parser.add_argument("--skip-briefing", action="store_true", help="measure only the peers")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--delete-before", action="store_true",
@@ -318,6 +355,8 @@ def main() -> None:
         parser.error(f"--peers: unknown {', '.join(unknown)} (known: {', '.join(PEERS)})")
     if args.skip_briefing and not wanted:
         parser.error("--skip-briefing needs --peers")
+    if args.skip_briefing and args.peer_layout:
+        parser.error("--peer-layout is a briefing build: it cannot go with --skip-briefing")
 
     command = shlex.join([sys.executable, *sys.argv])
     info = machine()
@@ -334,7 +373,8 @@ def main() -> None:
         print(f"{tool}: {peer_version(tool, binary)}")
 
     try:
-        results = [row for size in sizes for row in measure(size, args.repeat, not args.skip_briefing, peers)]
+        results = [row for size in sizes
+                   for row in measure(size, args.repeat, not args.skip_briefing, peers, args.peer_layout)]
     finally:
         shutil.rmtree(TRASH, ignore_errors=True)
     print_table(results)
@@ -342,7 +382,7 @@ def main() -> None:
     if compared:
         print()
     for r in compared:
-        print(f"{r['articles']:>8,}  briefing/{r['peer']}, {r['measure']}: {r['briefing/peer']:.2f}")
+        print(f"{r['articles']:>8,}  {r['tool']}/{r['peer']}, {r['measure']}: {r['ratio']:.2f}")
     load["end"] = load_average()
     print(f"load average at end: {load['end']}")
     if args.json:

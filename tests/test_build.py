@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -611,3 +612,32 @@ def test_timings_name_every_stage(tmp_path, capsys):
     stages = dict(part.rsplit(" ", 2)[:2] for part in line.removeprefix("timings: ").split(", "))
     assert list(stages) == ["read", "parse", "resolve", "plan", "render", "feeds and sitemap", "state", "write"]
     assert all(float(seconds) >= 0 for seconds in stages.values())   # seconds, two decimals
+
+
+def test_the_benchs_peer_layout_renders_every_page_as_small_as_the_peers(tmp_path):
+    """bench/run.py --peer-layout builds the corpus with these templates: they must keep building
+    every page of the product, each in peer_sites.py's shape (an article: title, date, body; a
+    listing: one line per article, newest first), or the bench measures something else."""
+    site = copy_site("history", tmp_path)
+    shutil.copytree(REPO / "bench" / "peer_layout" / "templates", site / "templates")
+    out = tmp_path / "out"
+    assert main(["build", "--site", str(site), "--out", str(out), "--quiet"]) == 0
+    full = tmp_path / "full"
+    assert main(["build", "--site", str(copy_site("history", tmp_path / "theme")), "--out", str(full), "--quiet"]) == 0
+    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
+    assert pages == sorted(p.relative_to(full).as_posix() for p in full.rglob("*.html"))
+    head = '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>'
+    shapes = {page: (out / page).read_text() for page in pages}
+    assert not [page for page, html in shapes.items()
+                if not html.startswith(head) or "</title></head>\n<body>\n<h1>" not in html or "<link" in html]
+
+    briefing = (out / "briefings" / "accord-agreed" / "index.html").read_text()
+    body = briefing.split("<body>\n", 1)[1]
+    assert body.startswith("<h1>Verran accord agreed as Kovac becomes Prime Minister</h1>\n"
+                           "<p><time>2024-03-18</time></p>\n<p>")
+    assert body.count("<h1>") == 1 and 'class="actor-link"' in body    # the body, its actors linked
+    arland = (out / "actors" / "arland" / "index.html").read_text()
+    listed = r'<li><a href="/history/briefings/([a-z-]+)/">[^<]+</a> <time>([0-9-]+)</time></li>\n'
+    assert re.findall(listed, arland) == [
+        ("gauge-dispute", "2024-03-25"), ("accord-agreed", "2024-03-18"),
+        ("talks-begin", "2024-03-11"), ("accord-proposed", "2024-03-04")]
