@@ -63,7 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     site_dir = site_folder(args)
     try:
-        site, diagnostics = load_site(site_dir, drafts=True)
+        site, diagnostics = load_site(site_dir, drafts=True, fast=True)
     except ContentError as exc:
         site, diagnostics = None, list(exc.diagnostics)
     strict = args.strict or bool(site and site.config.strict)

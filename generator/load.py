@@ -4,12 +4,14 @@ Reading is sources.py's (the only part that touches the disk); its names are her
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
 from .config import site_config
 from .errors import Diagnostic
 from .model import Site, SiteConfig
+from .parallel import no_gc
 from .parse import Document, parse_document
 from .resolve import resolve
 from .sources import Source, kind_of, read_source, read_sources  # noqa: F401 - this module's names too
@@ -32,11 +34,26 @@ def configure(documents: Iterable[Document], site_dir: Path) -> tuple[SiteConfig
     return config, list(site_doc.diagnostics) + problems
 
 
-def load_site(site_dir: Path, *, drafts: bool = True) -> tuple[Site, list[Diagnostic]]:
-    """The whole story and every problem found in it (check's pipeline, no cache)."""
-    documents = parse_sources(read_sources(site_dir))
-    config, problems = configure(documents, site_dir)
-    content = [d for d in documents if d.kind != "site"]
-    site, resolve_problems = resolve(config, content, drafts=drafts)
+def load_site(site_dir: Path, *, drafts: bool = True, fast: bool = False) -> tuple[Site, list[Diagnostic]]:
+    """The whole story and every problem found in it (check's pipeline).
+
+    With `fast`, as a build reads it (`briefing check`): parsed on every core, through the
+    parse cache, and resolved without the cyclic garbage collector walking the new model again
+    and again (engine.Engine._resolve says why). Otherwise in this process, no cache.
+    """
+    sources = read_sources(site_dir)
+    if fast:
+        from .cache import parse_all
+        documents, cache_written = parse_all(site_dir, sources, use_cache=True, fork=True)
+    else:
+        documents, cache_written = parse_sources(sources), lambda: None
+    del sources
+    try:
+        config, problems = configure(documents, site_dir)
+        content = [d for d in documents if d.kind != "site"]
+        with no_gc() if fast else contextlib.nullcontext():
+            site, resolve_problems = resolve(config, content, drafts=drafts)
+    finally:
+        cache_written()
     problems += [p for d in content for p in d.diagnostics] + resolve_problems
     return site, problems

@@ -287,6 +287,28 @@ def test_json_format_clean_and_strict(make_site, capsys) -> None:
     assert report["diagnostics"][0]["severity"] == "error"
 
 
+def test_check_reads_through_the_parse_cache_to_the_same_report(make_site, capsys, monkeypatch) -> None:
+    """`check` parses as a build does: a second run reuses every unchanged file's parse and says
+    exactly what the first said; an edited file is parsed again and reported as it is now."""
+    from generator import cache
+
+    parsed: list[str] = []
+    parse = cache._parse_source
+    monkeypatch.setattr(cache, "_parse_source", lambda source: parsed.append(source.path) or parse(source))
+    site = make_site(MESSY)
+    first = run_cli(["check", "--site", str(site)], capsys)
+    assert first[0] == 1 and len(parsed) == len(MESSY) + 1       # every file, site.yaml too
+    parsed.clear()
+    assert run_cli(["check", "--site", str(site)], capsys) == first
+    assert parsed == []
+    later = site / "content" / "articles" / "2025-01-02-later.md"
+    later.write_text(later.read_text().replace("titel: x\n", ""))
+    code, out, _ = run_cli(["check", "--site", str(site)], capsys)
+    assert parsed == ["content/articles/2025-01-02-later.md"]
+    assert "unknown key 'titel'" in first[1] and "unknown key 'titel'" not in out
+    assert out.splitlines()[-1] == "5 errors, 2 warnings"
+
+
 def test_every_file_is_checked_in_one_run(make_site, capsys) -> None:
     files = {f"content/articles/2025-01-{day:02d}-a{day}.md": "---\ntitle: [broken\n---\nText.\n"
              for day in range(1, 8)}
@@ -337,15 +359,27 @@ def test_python_dash_m_generator(make_site) -> None:
 
 # --------------------------------------------------------------------------- real sites
 
-def test_example_site_is_clean(capsys) -> None:
-    code, out, err = run_cli(["check", "--strict", "--site", str(REPO)], capsys)
+def copied(folders: list[Path], dest: Path) -> Path:
+    """A copy of a site's files (check fills the parse cache of the site it reads: not the repository's)."""
+    dest.mkdir()
+    for path in folders:
+        copy = shutil.copytree if path.is_dir() else shutil.copy
+        copy(path, dest / path.name)
+    return dest
+
+
+def test_example_site_is_clean(capsys, tmp_path) -> None:
+    site = copied([REPO / "site.yaml", REPO / "content"], tmp_path / "example")
+    code, out, err = run_cli(["check", "--strict", "--site", str(site)], capsys)
     assert (code, err) == (0, "")
     assert re.fullmatch(r"ok: 1 articles, \d+ actors, \d+ proposals, \d+ questions\n", out), out
 
 
 @pytest.mark.parametrize("name", ["history", "minimal"])
-def test_test_sites_are_clean(name, capsys) -> None:
-    code, out, _ = run_cli(["check", "--strict", "--site", str(REPO / "tests" / "sites" / name)], capsys)
+def test_test_sites_are_clean(name, capsys, tmp_path) -> None:
+    source = REPO / "tests" / "sites" / name
+    site = copied([source / "site.yaml", source / "content"], tmp_path / name)
+    code, out, _ = run_cli(["check", "--strict", "--site", str(site)], capsys)
     assert code == 0, out
     assert out.startswith("ok: ")
 
