@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from .cache import parse_all
 from .config import site_config
 from .errors import Diagnostic
 from .model import Site, SiteConfig
@@ -43,7 +44,6 @@ def load_site(site_dir: Path, *, drafts: bool = True, fast: bool = False) -> tup
     """
     sources = read_sources(site_dir)
     if fast:
-        from .cache import parse_all
         documents, cache_written = parse_all(site_dir, sources, use_cache=True, fork=True)
     else:
         documents, cache_written = parse_sources(sources), lambda: None
