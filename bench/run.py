@@ -5,7 +5,8 @@
 
 For each corpus size and each of --repeat rounds: a cold build (empty output, no cache, with
 peak memory), a rebuild with nothing changed, a rebuild after appending a sentence to one
-article, and one after changing a proposal's status in that article's front matter. A build
+article, one after changing a proposal's status in that article's front matter, and `briefing
+check` without and then with the parse cache. A build
 returns before its state for the next build is written (state.py); the "state written"
 measures add the wait until it is. A peer (each in a throwaway venv, on the same corpus laid
 out by ../shared/bench/peer_sites.py) gets a cold build and a rebuild with nothing changed.
@@ -220,7 +221,18 @@ def briefing_round(site: Path, out: Path, article: Path, round_no: int) -> dict[
         front["rebuild, front matter, state written"] = front["rebuild, front matter edited"] + state_written(site)
     finally:
         article.write_bytes(original)
-    return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited, **front}
+    return {**cold, "rebuild, no change": no_change, "rebuild, one article edited": edited, **front,
+            **check_round(site)}
+
+
+def check_round(site: Path) -> dict[str, float]:
+    """`briefing check` without the parse cache, then with the cache that run left."""
+    check = [sys.executable, "-m", "generator", "check", "--site", str(site)]
+    wait_for_state(site)
+    clear(site / CACHE_DIR)
+    uncached, _ = run(check)
+    cached, _ = run(check)
+    return {"check, no cache": uncached, "check, cache": cached}
 
 
 def peer_layout_site(corpus_dir: Path, site: Path) -> None:
