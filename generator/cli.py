@@ -284,18 +284,25 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from .scaffold import new_article
+    from .scaffold import new_actor, new_article, new_page
 
     site_dir = site_folder(args)
     try:
-        date = dt.date.fromisoformat(args.date) if args.date else None
-    except ValueError:
-        raise UsageError(f"--date must be an ISO date like 2025-08-22, not '{args.date}'") from None
-    try:
-        path = new_article(site_dir, args.title, date)
-    except FileExistsError as exc:
+        if args.kind == "actor":
+            path, ident = new_actor(site_dir, args.name, args.type, args.id)
+            print(f"wrote {path}; articles name the actor as {ident}")
+        elif args.kind == "page":
+            path = new_page(site_dir, args.title)
+            print(f"wrote {path}; the site links it in its footer")
+        else:
+            try:
+                date = dt.date.fromisoformat(args.date) if args.date else None
+            except ValueError:
+                raise UsageError(f"--date must be an ISO date like 2025-08-22, not '{args.date}'") from None
+            path = new_article(site_dir, args.title, date)
+            print(f"wrote {path} (a draft: set draft: false to publish it)")
+    except (FileExistsError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"wrote {path} (a draft: set draft: false to publish it)")
     return EXIT_OK
 
 
@@ -363,6 +370,17 @@ def make_parser() -> argparse.ArgumentParser:
     new_article.add_argument("--site", default=".", help="site folder (default: .)")
     new_article.add_argument("--date", help="ISO date (default: today)")
     new_article.set_defaults(run=cmd_new, parser=new_article)
+    new_actor = new_kinds.add_parser("actor", help="an actor file, content/actors/<id>.yaml, optional keys commented")
+    new_actor.add_argument("name")
+    new_actor.add_argument("--kind", dest="type", default="person", metavar="KIND",
+                           help="person, organization or state (default: person)")
+    new_actor.add_argument("--id", help="the actor's id (default: the name's slug, e.g. mark-rutte)")
+    new_actor.add_argument("--site", default=".", help="site folder (default: .)")
+    new_actor.set_defaults(run=cmd_new, parser=new_actor)
+    new_page = new_kinds.add_parser("page", help="a plain page (content/pages/<slug>.md), like about or methodology")
+    new_page.add_argument("title")
+    new_page.add_argument("--site", default=".", help="site folder (default: .)")
+    new_page.set_defaults(run=cmd_new, parser=new_page)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of front matter and actor files")
     schema.add_argument("--kind", choices=("all", *SOURCE_KINDS), default="all",
@@ -375,11 +393,7 @@ def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None)
     """parse_args, with a misspelt command or option answered by the closest real one, and an
     unknown option reported by the command it was given to (with that command's usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = _subcommands(parser)
-    if argv and not argv[0].startswith("-") and argv[0] not in commands:
-        close = closest(argv[0], commands)
-        hint = f" (did you mean '{close}'?)" if close else ""
-        parser.error(f"unknown command '{argv[0]}'{hint}; the commands: {', '.join(commands)}")
+    _check_subcommands(parser, argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
         command: argparse.ArgumentParser = args.parser    # the one the leaf command set (make_parser)
@@ -393,10 +407,19 @@ def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None)
     return args
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+def _check_subcommands(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A misspelt command (`briefing biuld`) or kind (`briefing new actr`) is refused by the
+    parser it was given to, naming the closest; argparse's own message lists the choices only."""
     # (argparse keeps a parser's actions, the subcommands' among them, in no public attribute)
-    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-            for name in action.choices]
+    actions = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not actions or not argv or argv[0].startswith("-"):
+        return
+    choices, what = actions[0].choices, (actions[0].metavar or "command").lower()
+    if argv[0] not in choices:
+        close = closest(argv[0], choices)
+        hint = f" (did you mean '{close}'?)" if close else ""
+        parser.error(f"unknown {what} '{argv[0]}'{hint}; the {what}s: {', '.join(choices)}")
+    _check_subcommands(choices[argv[0]], argv[1:])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

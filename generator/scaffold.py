@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
+from .errors import closest
+from .model import ACTOR_KINDS
+from .schema import ID_RE, id_hint
 from .slugs import slug_of
+from .urls import SECTIONS
 
 SITE_YAML = """\
 title: {title}
@@ -89,17 +94,28 @@ def init_site(folder: Path, title: str = "My Briefing") -> list[Path]:
     return sorted(files)
 
 
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar of `text` (a JSON string is one: quotes, backslashes and
+    control characters escaped, so a title holding ': ' or '#' reads back as written)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _write_new(path: Path, text: str) -> Path:
+    """Write a new file; refuses to overwrite one."""
+    if path.exists():
+        raise FileExistsError(f"'{path}' already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def new_article(site: Path, title: str, date: dt.date | None = None) -> Path:
     """Write a dated article file with the front matter skeleton; refuses to overwrite."""
     date = date or dt.date.today()
     path = site / "content" / "articles" / f"{date.isoformat()}-{slugify(title)}.md"
-    if path.exists():
-        raise FileExistsError(f"'{path}' already exists")
-    safe_title = '"' + title.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"""\
+    return _write_new(path, f"""\
 ---
-title: {safe_title}
+title: {_quoted(title)}
 date: {date.isoformat()}
 draft: true
 summary: >
@@ -115,5 +131,49 @@ quotes: []
 events: []
 ---
 Write the article here.
-""", encoding="utf-8")
-    return path
+""")
+
+
+def new_actor(site: Path, name: str, kind: str = "person", ident: str | None = None) -> tuple[Path, str]:
+    """Write an actor file (content/actors/<id>.yaml) for `name`; returns it and the actor's id.
+
+    The id is the name's slug unless given; the optional keys are there as comments, to fill in.
+    """
+    if kind not in ACTOR_KINDS:
+        close = closest(kind, ACTOR_KINDS)
+        raise ValueError(f"unknown actor kind '{kind}' ({f'did you mean {close!r}? ' if close else ''}"
+                         f"one of {', '.join(ACTOR_KINDS)})")
+    if ident is not None and not ID_RE.match(ident):
+        raise ValueError(f"invalid actor id '{ident}' ({id_hint(ident)})")
+    ident = ident if ident is not None else slug_of(name)[:60].rstrip("-")
+    if not ident:
+        raise ValueError(f"no id can be made from the name {name!r}: give one with --id")
+    path = site / "content" / "actors" / f"{ident}.yaml"
+    _write_new(path, f"""\
+name: {_quoted(name)}
+kind: {kind}
+# Optional keys, with examples: take away a line's '# ' and write the actor's own value.
+# role: Secretary General             # as readers know it
+# affiliation: nato                   # the actor id of its organisation or state
+# country: NL                         # ISO 3166-1 alpha-2
+# aliases: [Rutte]                    # other names the texts use; a mention links here
+# wikidata: Q57792                    # its Wikidata item
+# description: One sentence about the actor.
+# url: https://example.org/           # an official page
+""")
+    return path, ident
+
+
+def new_page(site: Path, title: str) -> Path:
+    """Write a plain page (content/pages/<slug>.md, served at /<slug>/); refuses a slug a section has."""
+    slug = slug_of(title)[:60].rstrip("-")
+    if not slug:
+        raise ValueError(f"no file name can be made from the title {title!r}: write one with letters or digits")
+    if slug in SECTIONS:
+        raise ValueError(f"the page would be served at /{slug}/, the site's own {slug} section: choose another title")
+    return _write_new(site / "content" / "pages" / f"{slug}.md", f"""\
+---
+title: {_quoted(title)}
+---
+Write the page here in Markdown.
+""")

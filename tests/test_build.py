@@ -316,6 +316,73 @@ def test_new_article_with_a_ukrainian_title_is_a_valid_slug(tmp_path):
     assert main(["check", "--site", str(folder)]) == 0
 
 
+def test_new_article_titles_read_back_as_written(tmp_path):
+    folder = tmp_path / "new"
+    main(["init", str(folder)])
+    title = 'Talks: "day 2" # of 3 \\ in Genève'
+    assert main(["new", "article", title, "--site", str(folder), "--date", "2025-09-01"]) == 0
+    assert main(["build", "--site", str(folder), "--drafts", "--quiet"]) == 0
+    page = (folder / "_site" / "briefings" / "talks-day-2-of-3-in-geneve" / "index.html").read_text()
+    assert "<h1>Talks: &#34;day 2&#34; # of 3 \\ in Genève</h1>" in page
+
+
+def test_new_actor_writes_a_registry_file_articles_can_name(tmp_path, capsys):
+    folder = tmp_path / "new"
+    main(["init", str(folder)])
+    capsys.readouterr()
+    assert main(["new", "actor", "Mark Rutte", "--site", str(folder)]) == 0
+    assert "articles name the actor as mark-rutte" in capsys.readouterr().out
+    assert main(["new", "actor", "Володимир Зеленський", "--site", str(folder)]) == 0
+    assert main(["new", "actor", "NATO", "--kind", "organization", "--id", "nato", "--site", str(folder)]) == 0
+    actors = folder / "content" / "actors"
+    assert (actors / "mark-rutte.yaml").read_text().startswith('name: "Mark Rutte"\nkind: person\n# ')
+    assert (actors / "volodymyr-zelenskyi.yaml").read_text().startswith('name: "Володимир Зеленський"\n')
+    assert "kind: organization" in (actors / "nato.yaml").read_text()
+    article = next((folder / "content" / "articles").glob("*.md"))
+    named = article.read_text().replace("  - ada-example\n", "  - ada-example\n  - mark-rutte\n  - nato\n", 1)
+    article.write_text(named)
+    assert main(["check", "--strict", "--site", str(folder)]) == 0     # the commented keys are no keys
+    assert main(["build", "--site", str(folder), "--quiet"]) == 0
+    assert "Mark Rutte" in (folder / "_site" / "actors" / "mark-rutte" / "index.html").read_text()
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["Mark Rutte"], "'{folder}/content/actors/mark-rutte.yaml' already exists"),
+    (["X", "--kind", "persn"],
+     "unknown actor kind 'persn' (did you mean 'person'? one of person, organization, state)"),
+    (["Y", "--id", "../evil"],
+     "invalid actor id '../evil' (use lowercase letters, digits and single hyphens, like 'evil')"),
+    (["!!!"], "no id can be made from the name '!!!': give one with --id"),
+])
+def test_new_actor_refuses_with_the_reason(tmp_path, capsys, argv, said):
+    folder = tmp_path / "new"
+    main(["init", str(folder)])
+    main(["new", "actor", "Mark Rutte", "--site", str(folder)])
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    capsys.readouterr()
+    assert main(["new", "actor", *argv, "--site", str(folder)]) == 2
+    assert capsys.readouterr().err == f"briefing new: {said.format(folder=folder)}\n"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_new_page_writes_a_plain_page_the_site_links(tmp_path, capsys):
+    folder = tmp_path / "new"
+    main(["init", str(folder)])
+    assert main(["new", "page", 'Methodology: how we "verify" quotes', "--site", str(folder)]) == 0
+    path = folder / "content" / "pages" / "methodology-how-we-verify-quotes.md"
+    assert path.read_text().startswith('---\ntitle: "Methodology: how we \\"verify\\" quotes"\n---\n')
+    assert main(["build", "--site", str(folder), "--quiet"]) == 0
+    page = (folder / "_site" / "methodology-how-we-verify-quotes" / "index.html").read_text()
+    assert "Methodology: how we &#34;verify&#34; quotes" in page
+    assert 'href="/methodology-how-we-verify-quotes/"' in (folder / "_site" / "index.html").read_text()
+    capsys.readouterr()
+    assert main(["new", "page", "Actors", "--site", str(folder)]) == 2
+    assert capsys.readouterr().err == ("briefing new: the page would be served at /actors/, the site's own "
+                                       "actors section: choose another title\n")
+    assert not (folder / "content" / "pages" / "actors.md").exists()
+    assert main(["new", "page", 'Methodology: how we "verify" quotes', "--site", str(folder)]) == 2
+
+
 # --------------------------------------------------------------------------- incremental engine
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -199,6 +199,10 @@ def test_usage_errors_exit_2(argv, capsys) -> None:
     (["check", "--bogus"], "briefing check: error: unrecognized arguments: --bogus\n"),
     (["build", "--bogus"], "briefing build: error: unrecognized arguments: --bogus\n"),   # not '--out'
     (["new", "article", "Title", "extra"], "briefing new article: error: unrecognized arguments: extra\n"),
+    (["new", "actr", "Mark Rutte"], "briefing new: error: unknown kind 'actr' (did you mean 'actor'?); "
+                                    "the kinds: article, actor, page\n"),
+    (["new", "actor", "X", "--knd", "state"],
+     "briefing new actor: error: unrecognized arguments: --knd state (did you mean '--kind'?)"),
 ])
 def test_a_misspelt_command_or_option_is_answered_by_the_closest(argv, said, capsys) -> None:
     """An unknown option is reported by the command it was given to, with that command's usage;
@@ -208,7 +212,7 @@ def test_a_misspelt_command_or_option_is_answered_by_the_closest(argv, said, cap
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert said in err
-    command = " ".join(word for word in argv[:2] if word in ("check", "build", "serve", "new", "article"))
+    command = " ".join(word for word in argv[:2] if word in ("check", "build", "serve", "new", "article", "actor"))
     assert err.startswith(f"usage: briefing {command}".rstrip() + " ")
 
 
