@@ -372,6 +372,7 @@ def make_parser() -> argparse.ArgumentParser:
     new_article.set_defaults(run=cmd_new, parser=new_article)
     new_actor = new_kinds.add_parser("actor", help="an actor file, content/actors/<id>.yaml, optional keys commented")
     new_actor.add_argument("name")
+    # (dest "type": args.kind names the KIND of file, actor here)
     new_actor.add_argument("--kind", dest="type", default="person", metavar="KIND",
                            help="person, organization or state (default: person)")
     new_actor.add_argument("--id", help="the actor's id (default: the name's slug, e.g. mark-rutte)")

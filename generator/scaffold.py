@@ -68,9 +68,14 @@ Write the article's text here in Markdown. `[[example-proposal]]` links the prop
 """
 
 
+def _slug(text: str) -> str:
+    """`slugs.slug_of`, at most 60 characters: a file name's stem (possibly empty)."""
+    return slug_of(text)[:60].rstrip("-")
+
+
 def slugify(text: str) -> str:
-    """A file name's slug for a title (`slugs.slug_of`), at most 60 characters, never empty."""
-    return slug_of(text)[:60].rstrip("-") or "article"
+    """A file name's slug for an article's title, never empty."""
+    return _slug(text) or "article"
 
 
 def init_site(folder: Path, title: str = "My Briefing") -> list[Path]:
@@ -145,7 +150,7 @@ def new_actor(site: Path, name: str, kind: str = "person", ident: str | None = N
                          f"one of {', '.join(ACTOR_KINDS)})")
     if ident is not None and not ID_RE.match(ident):
         raise ValueError(f"invalid actor id '{ident}' ({id_hint(ident)})")
-    ident = ident if ident is not None else slug_of(name)[:60].rstrip("-")
+    ident = ident if ident is not None else _slug(name)
     if not ident:
         raise ValueError(f"no id can be made from the name {name!r}: give one with --id")
     path = site / "content" / "actors" / f"{ident}.yaml"
@@ -166,7 +171,7 @@ kind: {kind}
 
 def new_page(site: Path, title: str) -> Path:
     """Write a plain page (content/pages/<slug>.md, served at /<slug>/); refuses a slug a section has."""
-    slug = slug_of(title)[:60].rstrip("-")
+    slug = _slug(title)
     if not slug:
         raise ValueError(f"no file name can be made from the title {title!r}: write one with letters or digits")
     if slug in SECTIONS:
