@@ -793,7 +793,7 @@ class Resolver:
                 self.problems.at(doc, ("slug",), f"invalid page slug '{slug}'",
                                  _slug_hint(doc, slug))
                 continue
-            if slug in SECTIONS or slug in ("page",):
+            if slug in SECTIONS:
                 self.problems.at(doc, ("slug",), f"the page slug '{slug}' collides with the site's /{slug}/ section",
                                  "choose another slug")
                 continue

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from .errors import closest
+from .errors import did_you_mean
 from .model import ACTOR_KINDS
 from .schema import ID_RE, id_hint
 from .slugs import slug_of
@@ -145,9 +145,8 @@ def new_actor(site: Path, name: str, kind: str = "person", ident: str | None = N
     The id is the name's slug unless given; the optional keys are there as comments, to fill in.
     """
     if kind not in ACTOR_KINDS:
-        close = closest(kind, ACTOR_KINDS)
-        raise ValueError(f"unknown actor kind '{kind}' ({f'did you mean {close!r}? ' if close else ''}"
-                         f"one of {', '.join(ACTOR_KINDS)})")
+        hint = did_you_mean(kind, ACTOR_KINDS)
+        raise ValueError(f"unknown actor kind '{kind}' ({hint + ' ' if hint else ''}one of {', '.join(ACTOR_KINDS)})")
     if ident is not None and not ID_RE.match(ident):
         raise ValueError(f"invalid actor id '{ident}' ({id_hint(ident)})")
     ident = ident if ident is not None else _slug(name)
