@@ -18,6 +18,19 @@ def test_map_forked_uses_other_processes_for_big_jobs() -> None:
     assert os.getpid() not in pids or len(os.sched_getaffinity(0)) < 2
 
 
+class _Unpicklable:
+    def __init__(self, n: int):
+        self.n = n
+
+    def __reduce__(self):
+        raise AssertionError("map_forked pickled an item: its workers have them already")
+
+
+def test_map_forked_does_not_send_the_items_to_its_workers() -> None:
+    items = [_Unpicklable(n) for n in range(400)]
+    assert map_forked(lambda item: item.n, items, min_items=10) == list(range(400))
+
+
 def test_in_background_runs_the_task_in_a_child_and_waits_for_it(tmp_path: Path) -> None:
     target = tmp_path / "written"
     parent = os.getpid()
