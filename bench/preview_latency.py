@@ -18,8 +18,9 @@ rebuild, the event to the page, the page's reload and its first frame with the n
 
 One warm-up edit per site is not counted. Prints median and min-max per site, with two parts
 of it: when the page received the server's event (watcher, debounce, rebuild, event stream) and
-the server's own "rebuilt ... in N ms". Exits non-zero when serve fails to start,
-dies, or a marker never shows.
+the server's own "rebuilt ... in N ms"; then the first build and start, and the serve
+process's peak resident memory (VmHWM, read before it stops). Exits non-zero when serve
+fails to start, dies, or a marker never shows.
 """
 from __future__ import annotations
 
@@ -192,6 +193,16 @@ class Server:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def peak_rss_mib(self) -> float | None:
+        """The serve process's peak resident memory so far (VmHWM), or None off Linux. Its first
+        build's render workers are short-lived processes of their own, not counted here."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        return int(match[1]) / 1024 if match else None
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -266,11 +277,12 @@ def measure(browser, size: str, edits: int, pause: float, start_timeout: float, 
                     if notified is not None:
                         events.append(notified - t0)
                     rebuilds += server.rebuild_times()
+            peak = server.peak_rss_mib()
         finally:
             context.close()
             server.stop()
     return {"site": size, "edit": kind, "articles": articles, "latencies": latencies, "events": events,
-            "rebuilds": rebuilds, "startup": startup}
+            "rebuilds": rebuilds, "startup": startup, "peak_rss_mib": peak}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,14 +327,17 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
 
     print(f"\nSave-to-screen latency of `briefing serve` ({when:%Y-%m-%d %H:%M %Z}; {machine})\n")
-    print("| site | articles | edit | median | min–max | n | page notified (median) | server rebuild (median) |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("| site | articles | edit | median | min–max | n | page notified (median) | server rebuild (median) "
+          "| first build + start | serve's peak RSS |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         lat = r["latencies"]
         rebuild = f"{statistics.median(r['rebuilds']):.0f} ms" if r["rebuilds"] else "–"
         notified = f"{statistics.median(r['events']):.0f} ms" if r["events"] else "–"
+        peak = f"{r['peak_rss_mib']:.0f} MiB" if r["peak_rss_mib"] is not None else "–"
         print(f"| {r['site']} | {r['articles']:,} | {r['edit']} | {statistics.median(lat):.0f} ms | "
-              f"{min(lat):.0f}–{max(lat):.0f} ms | {len(lat)} | {notified} | {rebuild} |")
+              f"{min(lat):.0f}–{max(lat):.0f} ms | {len(lat)} | {notified} | {rebuild} | "
+              f"{r['startup']:.1f} s | {peak} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"when": when.isoformat(), "machine": machine, "results": results},
                                               indent=2))

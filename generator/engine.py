@@ -26,6 +26,7 @@ from .extras import extra_files
 from .load import configure
 from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
+from .packed import Links, asset_links, pack, unpack
 from .parallel import MIN_ITEMS, in_background, map_forked, no_gc
 from .parse import Document, parse_document
 from .pickles import CACHE_DIR
@@ -44,7 +45,8 @@ class BuildResult:
 
     `files` maps output paths ('briefings/x/index.html', 'static/style.3fa2c1d4.css') to bytes.
     When the run failed (`ok` is False) `files` is still the last good site, so a preview can
-    keep serving it while it shows `diagnostics`.
+    keep serving it while it shows `diagnostics`. A preview's engine keeps its pages packed
+    (packed.py): `content(path)` gives any file's bytes as they are to be served or written.
     """
 
     ok: bool
@@ -60,6 +62,10 @@ class BuildResult:
     # pages handed to the engine's `staging` as they were rendered, instead of kept in `files`;
     # only `write_output(staged=..., staging=...)` may be given such a result
     staged: Mapping[str, Staged] = field(default_factory=dict)
+    links: Links = ()           # the static files' URLs packed pages are unpacked with
+
+    def content(self, path: str) -> bytes:
+        return unpack(self.files[path], self.links)
 
 
 class Builder(Protocol):
@@ -85,7 +91,7 @@ class Engine:
 
     def __init__(self, site_dir: Path, *, drafts: bool = False, base_url: str | None = None,
                  strict: bool = False, use_cache: bool = True, parallel: bool = True,
-                 staging: Staging | None = None, defer_deps: bool = False):
+                 staging: Staging | None = None, defer_deps: bool = False, pack_pages: bool = False):
         self.site_dir = Path(site_dir).resolve()
         self.drafts = drafts
         self.base_url = base_url
@@ -95,6 +101,7 @@ class Engine:
         # its first build alone, before its threads start: serve.PreviewServer._first_build)
         self.parallel = parallel
         self.staging = staging        # where rendered pages go instead of memory (a CLI build)
+        self.pack_pages = pack_pages  # keep the pages in memory compressed (a preview: packed.py)
         self.fold: Fold | None = None    # the last resolve's walk through the story (resolve.Fold)
         self.staged: dict[str, Staged] = {}
         self.documents: dict[str, Document] = {}     # by site-relative path
@@ -102,6 +109,7 @@ class Engine:
         self.plans: dict[str, PagePlan] = {}          # by output path
         self.pages: dict[str, bytes] = {}             # rendered pages, by output path
         self.files: dict[str, bytes] = {}             # the last good site
+        self.links: Links = ()                        # its packed pages' links (packed.asset_links)
         self.env: jinja2.Environment | None = None
         self.fine_deps = True         # plan.plan_site(fine=...): the site uses the theme's templates as they are
         self.assets: Assets | None = None
@@ -282,7 +290,7 @@ class Engine:
         changed = frozenset(p for p, html in pages.items() if self.files.get(p) != html)
         self.files = {**self.files, **pages}
         return BuildResult(True, self.diagnostics, self.files, changed, frozenset(),
-                           time.perf_counter() - started, len(pages))
+                           time.perf_counter() - started, len(pages), links=self.links)
 
     def _body_only_build(self, sources: list[Source], previous: BuildState, started: float) -> BuildResult | None:
         """A CLI rebuild after edits to articles' text alone, straight from the previous build's state.
@@ -330,7 +338,8 @@ class Engine:
             output = output_file(page_path("briefing", slug))
             # a CLI body-only rebuild has no plans at hand (they are in the story's second part)
             plan = self.plans.get(output) or briefing_plan(site, site.by_slug[slug])
-            pages[output] = render_page(self.env, site, plan, urls, self.assets)
+            html = render_page(self.env, site, plan, urls, self.assets)
+            pages[output] = pack(html, self.links) if self.pack_pages else html
         return pages
 
     # ------------------------------------------------------------------ stages
@@ -366,7 +375,8 @@ class Engine:
                     everything = True  # every page on disk links the stylesheet by its fingerprinted name
                 elif old_assets is not None and old_assets.names != self.assets.names:
                     self._relink_assets(old_assets, self.assets, Urls(config.base_path))
-            files, rendered = self._render(site, everything, same_model)
+            links = asset_links(self.assets, Urls(config.base_path)) if self.pack_pages else ()
+            files, rendered = self._render(site, everything, same_model, links)
         except jinja2.TemplateError as exc:
             return self._failed([template_diagnostic(exc, self.site_dir)] + diagnostics, started)
         except ContentError as exc:
@@ -375,12 +385,12 @@ class Engine:
         changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
         changed |= {p for p, staged in self.staged.items() if staged.written}
         removed = frozenset(set(previous) - set(files) - set(self.staged))
-        self.site, self.files = site, files
+        self.site, self.files, self.links = site, files, links
         self.diagnostics, self.last_ok = tuple(diagnostics), True
         self.changed_templates, self.last_assets = set(), self.assets
         self.base_path = config.base_path
         return BuildResult(True, tuple(diagnostics), files, changed, removed,
-                           time.perf_counter() - started, rendered, self.kept, self.staged)
+                           time.perf_counter() - started, rendered, self.kept, self.staged, links)
 
     def _resolve(self) -> tuple[Site, SiteConfig, list[Diagnostic]]:
         documents = sorted(self.documents.values(), key=lambda d: d.path)
@@ -403,7 +413,7 @@ class Engine:
         strict = self.strict or config.strict
         return site, config, sorted((d.as_error() if strict else d for d in diagnostics), key=Diagnostic.sort_key)
 
-    def _render(self, site: Site, everything: bool, same_model: bool = False) -> tuple[dict[str, bytes], int]:
+    def _render(self, site: Site, everything: bool, same_model: bool, links: Links) -> tuple[dict[str, bytes], int]:
         urls = Urls(site.config.base_path)
         with self._timed("plan"), no_gc(keep=True):   # (as resolve: plans live as long as the build)
             if same_model:
@@ -443,7 +453,9 @@ class Engine:
                 html = render_page(self.env, site, plan, urls, self.assets)
             except jinja2.TemplateError as exc:  # made here, where the traceback still points into the template
                 return template_diagnostic(exc, self.site_dir)
-            return html if staging is None else staging.stage(plan.output, html)
+            if staging is not None:
+                return staging.stage(plan.output, html)
+            return pack(html, links) if self.pack_pages else html   # (packed by the workers, when they run)
 
         with self._timed("render"):
             results = map_forked(render_one, todo) if self.parallel else [render_one(p) for p in todo]
@@ -505,6 +517,8 @@ class Engine:
         if any(name not in new.names for name in old.names):
             self.pages = {}  # a file went away: pages that linked it must render (and fail) again
             return
+        if self.pack_pages:
+            return  # packed pages hold marks for the links, not the names (packed.py)
         for output, html in self.pages.items():
             for before, after in swaps:
                 html = html.replace(before, after)
@@ -522,7 +536,7 @@ class Engine:
     def _failed(self, diagnostics: Iterable[Diagnostic], started: float) -> BuildResult:
         self.last_ok = False  # the next run goes the whole way, so the model matches the files again
         return BuildResult(False, tuple(diagnostics), self.files, frozenset(), frozenset(),
-                           time.perf_counter() - started)
+                           time.perf_counter() - started, links=self.links)
 
 
 def patch_bodies(site: Site, documents: Iterable[Document],

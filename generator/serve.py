@@ -366,21 +366,22 @@ def _respond_get(preview: Preview, raw_path: str) -> Response:
     if path == "/" and base != "/":
         return _redirect(302, base + suffix)
     if not path.startswith(base):
-        return _not_found(files, base, build)
+        return _not_found(result, base, build)
     relative = path[len(base):]
 
     if relative.startswith(INTERNAL):
         return _internal(preview, relative[len(INTERNAL):], query)
     key = relative + "index.html" if relative == "" or relative.endswith("/") else relative
     if key in files:
-        return _file(200, key, files[key], base, build)
+        return _file(200, key, result.content(key), base, build)
     if not relative.endswith("/") and relative + "/index.html" in files:
         return _redirect(301, encoded + "/" + suffix)
-    return _not_found(files, base, build)
+    return _not_found(result, base, build)
 
 
-def _not_found(files: Mapping[str, bytes], base: str, build: str) -> Response:
-    return _file(404, "404.html", files.get("404.html", _NOT_FOUND), base, build)
+def _not_found(result: BuildResult, base: str, build: str) -> Response:
+    page = result.content("404.html") if "404.html" in result.files else _NOT_FOUND
+    return _file(404, "404.html", page, base, build)
 
 
 def _internal(preview: Preview, name: str, query: str = "") -> Response:
@@ -620,8 +621,9 @@ class PreviewServer:
         else:
             self._needs_full_build = False
             return result
-        files = previous.files if previous is not None else {}
-        return BuildResult(False, diagnostics, files, frozenset(), frozenset(), 0.0)
+        if previous is None:
+            return BuildResult(False, diagnostics, {}, frozenset(), frozenset(), 0.0)
+        return BuildResult(False, diagnostics, previous.files, frozenset(), frozenset(), 0.0, links=previous.links)
 
     def _report(self, result: BuildResult, seconds: float, first: bool = False) -> None:
         for diagnostic in result.diagnostics:

@@ -135,15 +135,16 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 20)), min_size=1, max_size=5),
-       st.sampled_from([1, 64]))
-def test_incremental_output_equals_a_cold_build(edits, every) -> None:
-    """`every`: the preview's resolve keeps a checkpoint every this many articles (resolve.Fold)."""
+       st.sampled_from([1, 64]), st.booleans())
+def test_incremental_output_equals_a_cold_build(edits, every, packed) -> None:
+    """`every`: the preview's resolve keeps a checkpoint every this many articles (resolve.Fold);
+    `packed`: the engine keeps its pages compressed, as the preview's does (packed.py)."""
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         shutil.copytree(HISTORY, site)
         saved, resolve_module.CHECKPOINT_MIN = resolve_module.CHECKPOINT_MIN, every
         try:
-            engine = Engine(site, drafts=True, use_cache=False, parallel=False)
+            engine = Engine(site, drafts=True, use_cache=False, parallel=False, pack_pages=packed)
             assert engine.build().ok
             for counter, (kind, pick) in enumerate(edits):
                 touched = apply(site, kind, pick, counter)
@@ -151,8 +152,9 @@ def test_incremental_output_equals_a_cold_build(edits, every) -> None:
                 cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
                 assert result.ok == cold.ok, (kind, [d.format() for d in result.diagnostics + cold.diagnostics])
                 if cold.ok:
-                    assert dict(result.files) == dict(cold.files), (kind, sorted(
-                        p for p in set(result.files) | set(cold.files) if result.files.get(p) != cold.files.get(p)))
+                    files = {path: result.content(path) for path in result.files}
+                    assert files == dict(cold.files), (kind, sorted(
+                        p for p in set(files) | set(cold.files) if files.get(p) != cold.files.get(p)))
         finally:
             resolve_module.CHECKPOINT_MIN = saved
 
