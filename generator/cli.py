@@ -334,7 +334,7 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--base-url", help="override site.yaml's base_url, e.g. https://example.org/briefing/")
     build.add_argument("--drafts", action="store_true", help="include draft articles")
     build.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    build.add_argument("--quiet", action="store_true", help="print only problems")
+    build.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     build.add_argument("--timings", action="store_true", help="print how long each stage took")
     build.set_defaults(run=cmd_build, parser=build)
 
@@ -405,6 +405,11 @@ def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None)
                        if option.startswith("--")}
             close = closest(extra[0][2:].split("=", 1)[0], options)
             hint = f" (did you mean '{options[close]}'?)" if close else ""
+        elif not extra[0].startswith("-") and "--site" in command._option_string_actions \
+                and os.path.isdir(extra[0]):
+            # `briefing build mysite`, as `init mysite` was: the folder goes by --site
+            from shlex import quote
+            hint = f" (for the site in '{extra[0]}': --site {quote(extra[0])})"
         command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     return args
 

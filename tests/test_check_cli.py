@@ -216,6 +216,28 @@ def test_a_misspelt_command_or_option_is_answered_by_the_closest(argv, said, cap
     assert err.startswith(f"usage: briefing {command}".rstrip() + " ")
 
 
+@pytest.mark.parametrize("command", ["build", "check", "serve", "publish"])
+def test_a_site_folder_given_as_an_argument_is_answered_with_site(command, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my site").mkdir()
+    with pytest.raises(SystemExit) as exc:
+        main([command, "my site", *(["--to", "out"] if command == "publish" else [])])
+    assert exc.value.code == 2
+    assert f"briefing {command}: error: unrecognized arguments: my site (for the site in 'my site': " \
+           "--site 'my site')\n" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([command, "no-such-folder"])
+    assert "(for the site" not in capsys.readouterr().err   # not a folder: no such guess
+
+
+def test_build_quiet_has_a_short_form(tmp_path, capsys) -> None:
+    site = tmp_path / "site"
+    assert main(["init", str(site)]) == 0
+    capsys.readouterr()
+    assert main(["build", "--site", str(site), "-q"]) == 0
+    assert capsys.readouterr().out == ""
+
+
 def test_missing_site_folder_is_a_usage_error(tmp_path, capsys) -> None:
     code, out, err = run_cli(["check", "--site", str(tmp_path / "nowhere")], capsys)
     assert (code, out) == (2, "")
