@@ -773,3 +773,30 @@ def test_published_under_another_subpath_every_link_resolves(tmp_path: Path, ngi
     assert f"Sitemap: {server.url('sitemap.xml')}" in result.responses[server.url("robots.txt")].body.decode()
     not_found = fetch(server.url("missing/"))
     assert not_found.status == 404 and not_found.body == (target / "404.html").read_bytes()
+
+
+def break_tag_pages(site: Path) -> str:
+    """A template that fails on the tag pages alone: the other pages render (and are written)."""
+    (site / "templates").mkdir()
+    (site / "templates" / "tag.html").write_text("{{ no_such_name.at_all }}\n")
+    return "templates/tag.html"
+
+
+@pytest.mark.parametrize("breakage", [break_template, break_content, break_tag_pages],
+                         ids=["template", "content", "tag-template"])
+def test_publish_and_check_links_build_into_a_folder_as_build_writes_it(tmp_path: Path, breakage):
+    """publish and check --links build as `briefing build` does, the workers writing each page,
+    instead of holding every page in memory: the folder holds exactly what a build in memory
+    makes, and a failed build leaves it empty."""
+    from generator.cli import build_into
+
+    site = copy_example(tmp_path / "site")
+    engine, result = build_into(tmp_path / "out", site, drafts=False)
+    assert result.ok and engine.staging is not None and not result.files.keys() & result.staged.keys()
+    assert any(path.endswith(".html") for path in result.staged)   # the pages went to the folder
+    assert tree(tmp_path / "out") == dict(Engine(site, drafts=False, use_cache=False).build().files)
+
+    breakage(site)
+    _, failed = build_into(tmp_path / "failed", site, drafts=False)
+    assert not failed.ok
+    assert not (tmp_path / "failed").exists() or list((tmp_path / "failed").iterdir()) == []
