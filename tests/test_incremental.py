@@ -39,7 +39,8 @@ HISTORY = Path(__file__).resolve().parent / "sites" / "history"
 ROOT = Path(__file__).resolve().parent.parent
 
 EDITS = ("append", "prepend", "status", "stance", "add", "delete", "redate", "rename", "css", "partial",
-         "question", "list", "unlist", "define", "unask", "summary", "retag", "unquote", "event", "break", "mend")
+         "question", "list", "unlist", "define", "unask", "summary", "retag", "unquote", "event", "break", "mend",
+         "move")
 THEME = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -115,6 +116,10 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
     elif kind == "redate":
         path.write_text(re.sub(r"^date: .*$", f"date: 2024-03-{(counter % 27) + 1:02d}", path.read_text(),
                                count=1, flags=re.MULTILINE))
+    elif kind == "move":   # the site moved under another path: every link and asset URL changes
+        path = site / "site.yaml"
+        path.write_text(re.sub(r"^base_url: .*$", f"base_url: https://example.org/moved-{counter}/",
+                               path.read_text(), count=1, flags=re.MULTILINE))
     elif kind == "css":   # the site's stylesheet, laid over the theme's
         path = site / "static" / "style.css"
         path.parent.mkdir(exist_ok=True)

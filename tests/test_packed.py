@@ -94,3 +94,25 @@ def test_the_preview_serves_packed_pages_unpacked(tmp_path) -> None:
     assert answer.body == inject_script(plain.files[page], "/", build, page)
     missing = respond(preview, "GET", "/no/such/page/")
     assert missing.status == 404 and missing.body == inject_script(plain.files["404.html"], "/", build, "")
+
+
+def test_packed_pages_follow_the_site_to_another_path_and_then_a_stylesheet_edit(tmp_path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(HISTORY, site)
+    engine = Engine(site, drafts=True, use_cache=False, parallel=False, pack_pages=True)
+    assert engine.build().ok
+    config, stylesheet = site / "site.yaml", site / "static" / "style.css"
+
+    def move() -> None:
+        config.write_text(config.read_text().replace("https://example.org/history/", "https://example.org/moved/"))
+
+    def restyle() -> None:
+        stylesheet.parent.mkdir()
+        stylesheet.write_text(THEME_CSS.read_text() + "\n.edited { color: red; }\n")
+
+    for edit, touched in ((move, config), (restyle, stylesheet)):
+        edit()
+        result = engine.update([touched])
+        cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
+        assert result.ok and {path: result.content(path) for path in result.files} == dict(cold.files)
+    assert b'href="/moved/static/style.' in result.content("index.html")
