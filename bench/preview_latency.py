@@ -49,7 +49,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 EXAMPLE_PARTS = ("site.yaml", "content", "static", "templates")
 URL_LINE = re.compile(r"serving (http://\S+) \(Ctrl-C to stop\)")
-REBUILT = re.compile(r"rebuilt (\d+) pages in (\d+) ms")
+REBUILT = re.compile(r"rebuilt (\d+) pages? in (\d+) ms")
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 
 # On every document the page loads: on each animation frame, look for markers not seen yet and

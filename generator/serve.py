@@ -509,6 +509,26 @@ def _pages(paths: Iterable[str]) -> int:
     return sum(p.endswith(".html") for p in paths)
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def rebuild_summary(result: BuildResult, named: int = 3) -> str:
+    """What a rebuild changed, for the terminal: 'rebuilt 1 page', 'rebuilt 3 pages, removed 2
+    pages', or, when no page changed, the other files that did (a stylesheet edit: 'updated
+    static/style.1a2b3c4d.css'), up to `named` of them."""
+    parts = []
+    if pages := _pages(result.changed):
+        parts.append(f"rebuilt {_counted(pages, 'page')}")
+    if gone := _pages(result.removed):
+        parts.append(f"removed {_counted(gone, 'page')}")
+    others = sorted(p for p in result.changed if not p.endswith(".html"))
+    if others and not pages:
+        more = f" and {len(others) - named} more" if len(others) > named else ""
+        parts.append(f"updated {', '.join(others[:named])}{more}")
+    return ", ".join(parts) or "nothing changed"
+
+
 class PreviewServer:
     """Build, serve and watch one site. `serve` runs one until Ctrl-C; tests start and stop one
     themselves (port 0 picks a free port).
@@ -631,9 +651,9 @@ class PreviewServer:
         if not result.ok:
             self.say(count_line(result.diagnostics))
         elif first:
-            self.say(f"built {_pages(result.files)} pages in {seconds * 1000:.0f} ms")
+            self.say(f"built {_counted(_pages(result.files), 'page')} in {seconds * 1000:.0f} ms")
         else:
-            self.say(f"rebuilt {_pages(result.changed)} pages in {seconds * 1000:.0f} ms")
+            self.say(f"{rebuild_summary(result)} in {seconds * 1000:.0f} ms")
 
 
 def serve(builder: Builder, site_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,

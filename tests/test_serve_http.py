@@ -29,6 +29,7 @@ from generator.serve import (
     content_type,
     inject_script,
     page_event,
+    rebuild_summary,
     respond,
 )
 
@@ -510,7 +511,7 @@ def test_rebuild_reports_one_line_per_rebuild(tmp_path):
     finally:
         server.stop()
     assert lines[0] == f"built {sum(k.endswith('.html') for k in FILES)} pages in {lines[0].split()[-2]} ms"
-    assert lines[1].startswith("rebuilt 1 pages in ") and lines[1].endswith(" ms")
+    assert lines[1].startswith("rebuilt 1 page in ") and lines[1].endswith(" ms")
     assert lines[2:] == ["content/a.md:2:1: error: bad date (use YYYY-MM-DD)", "1 error, 0 warnings"]
     assert builder.calls[1] == ("update", [str(tmp_path / "content/a.md")])
 
@@ -529,7 +530,19 @@ def test_a_crashing_builder_does_not_stop_the_preview(tmp_path):
     finally:
         server.stop()
     assert builder.calls[-1] == "build"     # after a crash the engine's state is in doubt: build it all
-    assert "Traceback" in lines[1] and lines[-1].startswith("rebuilt 1 pages")
+    assert "Traceback" in lines[1] and lines[-1].startswith("rebuilt 1 page in")
+
+
+@pytest.mark.parametrize(("changed", "removed", "said"), [
+    ({"briefings/a/index.html"}, set(), "rebuilt 1 page"),
+    ({"index.html", "briefings/a/index.html", "feed.xml"}, set(), "rebuilt 2 pages"),
+    ({"index.html"}, {"briefings/a/index.html", "briefings/b/index.html"}, "rebuilt 1 page, removed 2 pages"),
+    ({"static/style.1a2b3c4d.css"}, {"static/style.00000000.css"}, "updated static/style.1a2b3c4d.css"),
+    ({"a.css", "b.css", "c.css", "d.css", "e.css"}, set(), "updated a.css, b.css, c.css and 2 more"),
+    (set(), set(), "nothing changed"),
+])
+def test_a_rebuild_says_what_changed(changed, removed, said):
+    assert rebuild_summary(result(changed=changed, removed=removed)) == said
 
 
 # -- serve(): the entry point the CLI calls ----------------------------------------------------------
@@ -561,7 +574,7 @@ def test_serve_stops_cleanly(tmp_path, stop_signal):
         lines = [process.stdout.readline().rstrip("\n")]
         while lines[-1] and not lines[-1].startswith("serving"):
             lines.append(process.stdout.readline().rstrip("\n"))
-        assert lines[0].startswith("built 1 pages in ")
+        assert lines[0].startswith("built 1 page in ")
         assert lines[1] == f"port {port} is in use, trying {port + 1}"
         served = int(re.fullmatch(r"serving http://127\.0\.0\.1:(\d+)/b/ \(Ctrl-C to stop\)", lines[-1])[1])
         assert served > port
