@@ -13,8 +13,10 @@ out by ../shared/bench/peer_sites.py) gets a cold build and a rebuild with nothi
 With --peer-layout, briefing also builds the corpus with bench/peer_layout/templates, pages as
 small as the peers' (an article: title, date, body; a listing: one line per article): every
 stage but the templates is the same, so the difference from the full build is what briefing's
-pages cost. Prints medians with min–max; see BENCHMARKS.md. Corpora, outputs and the peers'
-venvs live in bench/out/ (gitignored) and are reused between runs.
+pages cost. With --publish, each briefing round also times `briefing publish` to a new folder
+target (build, link check, release; the parse cache warm, as an author's). Prints medians
+with min–max; see BENCHMARKS.md. Corpora, outputs and the peers' venvs live in bench/out/
+(gitignored) and are reused between runs.
 """
 
 import argparse
@@ -38,6 +40,9 @@ CACHE_DIR = ".briefing-cache"  # briefing's cache folder, relative to the site (
 HUGO_VERSION = "0.168.0"
 # briefing with the peers' minimal templates (--peer-layout): the tool's name in the table
 PEER_LAYOUT = "briefing, peers' layout"
+# --publish: the corpus's own base URL (https://example.org/) holds its articles' source link
+# (https://example.org/news), which the link check rightly finds broken; publish elsewhere
+PUBLISH_BASE_URL = "https://bench.example/"
 PEER_LAYOUT_TEMPLATES = ROOT / "bench" / "peer_layout" / "templates"
 # the Python peers, pinned as in issue 6's table; Pelican's reader for YAML front matter needs PyYAML
 PEERS = ("hugo", "mkdocs", "pelican")
@@ -255,6 +260,15 @@ def peer_layout_round(site: Path) -> dict[str, float]:
     return {**cold, "rebuild, no change": no_change}
 
 
+def publish_round(site: Path, target: Path) -> dict[str, float]:
+    """`briefing publish` of the corpus to a folder target made afresh (the last one moved aside)."""
+    wait_for_state(site)
+    clear(target)
+    publish = [sys.executable, "-m", "generator", "publish", "--site", str(site), "--base-url", PUBLISH_BASE_URL,
+               "--to", str(target / "site")]
+    return run_measured(publish, "publish to a folder")
+
+
 def peer_round(tool: str, command: Path, site: Path) -> dict[str, float]:
     build = peer_build(tool, command, site)
     for leftover in ("out", "resources", "__pycache__"):   # Hugo's resources cache; none of them keeps another
@@ -279,7 +293,8 @@ def load_average() -> str:
     return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
-def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer_layout: bool = False) -> list[dict]:
+def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer_layout: bool = False,
+            publish: bool = False) -> list[dict]:
     """All rounds at one corpus size; one result row per (tool, measure)."""
     site = corpus(size)
     articles = sorted((site / "content" / "articles").glob("*.md"))
@@ -302,6 +317,13 @@ def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer
         for tool, measured in rounds:
             for name, value in measured.items():
                 samples.setdefault((tool, name), []).append(value)
+    # after the other rounds: publish deletes its temporary copy of the site, and on this VM's
+    # file system (see clear) that slowed the next round's builds (a front-matter rebuild 1.37 →
+    # 1.54 s at 10,000 articles)
+    for round_no in range(1, repeat + 1 if briefing and publish else 1):
+        print(f"{size} articles, publish {round_no}/{repeat} …", file=sys.stderr)
+        for name, value in publish_round(site, WORK / f"publish-{size}").items():
+            samples.setdefault(("briefing", name), []).append(value)
     return [
         {
             "articles": size,
@@ -352,6 +374,8 @@ def main() -> None:
                         help=f"also time these generators on the same corpus (comma-separated: {', '.join(PEERS)})")
     parser.add_argument("--peer-layout", action="store_true",
                         help="also time briefing with the peers' minimal templates (bench/peer_layout)")
+    parser.add_argument("--publish", action="store_true",
+                        help="also time `briefing publish` to a folder target in each briefing round")
     parser.add_argument("--skip-briefing", action="store_true", help="measure only the peers")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--delete-before", action="store_true",
@@ -367,8 +391,8 @@ def main() -> None:
         parser.error(f"--peers: unknown {', '.join(unknown)} (known: {', '.join(PEERS)})")
     if args.skip_briefing and not wanted:
         parser.error("--skip-briefing needs --peers")
-    if args.skip_briefing and args.peer_layout:
-        parser.error("--peer-layout is a briefing build: it cannot go with --skip-briefing")
+    if args.skip_briefing and (args.peer_layout or args.publish):
+        parser.error("--peer-layout and --publish time briefing: they cannot go with --skip-briefing")
 
     command = shlex.join([sys.executable, *sys.argv])
     info = machine()
@@ -386,7 +410,8 @@ def main() -> None:
 
     try:
         results = [row for size in sizes
-                   for row in measure(size, args.repeat, not args.skip_briefing, peers, args.peer_layout)]
+                   for row in measure(size, args.repeat, not args.skip_briefing, peers, args.peer_layout,
+                                      args.publish)]
     finally:
         shutil.rmtree(TRASH, ignore_errors=True)
     print_table(results)
