@@ -13,8 +13,9 @@ out by ../shared/bench/peer_sites.py) gets a cold build and a rebuild with nothi
 With --peer-layout, briefing also builds the corpus with bench/peer_layout/templates, pages as
 small as the peers' (an article: title, date, body; a listing: one line per article): every
 stage but the templates is the same, so the difference from the full build is what briefing's
-pages cost. With --publish, each briefing round also times `briefing publish` to a new folder
-target (build, link check, release; the parse cache warm, as an author's). Prints medians
+pages cost. With --publish, `briefing publish` to a new folder target (build, link check,
+release; the parse cache warm, as an author's) is timed --repeat times after the other rounds
+of each size. Prints medians
 with min–max; see BENCHMARKS.md. Corpora, outputs and the peers' venvs live in bench/out/
 (gitignored) and are reused between runs.
 """
@@ -320,10 +321,11 @@ def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer
     # after the other rounds: publish deletes its temporary copy of the site, and on this VM's
     # file system (see clear) that slowed the next round's builds (a front-matter rebuild 1.37 →
     # 1.54 s at 10,000 articles)
-    for round_no in range(1, repeat + 1 if briefing and publish else 1):
-        print(f"{size} articles, publish {round_no}/{repeat} …", file=sys.stderr)
-        for name, value in publish_round(site, WORK / f"publish-{size}").items():
-            samples.setdefault(("briefing", name), []).append(value)
+    if briefing and publish:
+        for round_no in range(1, repeat + 1):
+            print(f"{size} articles, publish {round_no}/{repeat} …", file=sys.stderr)
+            for name, value in publish_round(site, WORK / f"publish-{size}").items():
+                samples.setdefault(("briefing", name), []).append(value)
     return [
         {
             "articles": size,
@@ -375,7 +377,7 @@ def main() -> None:
     parser.add_argument("--peer-layout", action="store_true",
                         help="also time briefing with the peers' minimal templates (bench/peer_layout)")
     parser.add_argument("--publish", action="store_true",
-                        help="also time `briefing publish` to a folder target in each briefing round")
+                        help="also time `briefing publish` to a folder target, after each size's rounds")
     parser.add_argument("--skip-briefing", action="store_true", help="measure only the peers")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--delete-before", action="store_true",
