@@ -77,11 +77,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         from .linkcheck import check_links_in_folder
 
         with tempfile.TemporaryDirectory(prefix="briefing-check-") as temp:
-            _, result = build_into(Path(temp) / "site", site_dir, drafts=False)
+            built = Path(temp) / "site"
+            _, result = build_into(built, site_dir, drafts=False)
             diagnostics += strictly(result.diagnostics, strict)
             if result.ok:
-                diagnostics += check_links_in_folder(Path(temp) / "site", site.config.base_path,
-                                                     site_url=site.config.base_url)
+                diagnostics += check_links_in_folder(built, site.config.base_path, site_url=site.config.base_url)
     failed = any(d.severity == ERROR for d in diagnostics)
     if args.format == "json":
         errors = sum(d.severity == ERROR for d in diagnostics)
@@ -348,7 +348,8 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--site", default=".", help="site folder (default: .)")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument("--format", choices=("text", "json"), default="text")
-    check.add_argument("--links", action="store_true", help="also build in memory and check every internal link")
+    check.add_argument("--links", action="store_true",
+                       help="also build into a temporary folder and check every internal link")
     check.set_defaults(run=cmd_check, parser=check)
 
     build = commands.add_parser("build", help="check the site, then write it to the output folder")
