@@ -286,3 +286,16 @@ def test_what_pyyaml_writes_is_read_as_pyyaml_reads_it(data, flow, width) -> Non
     text = yaml.safe_dump(data, allow_unicode=True, default_flow_style=flow, width=width)
     with pytest.MonkeyPatch.context() as monkeypatch:
         assert_same(text, monkeypatch)
+
+
+def test_unusual_characters_are_exactly_those_outside_what_pyyaml_reads() -> None:
+    """_UNUSUAL lists the ranges between the characters PyYAML's reader takes (and \\n), rather
+    than negating them (quicker to compile): over every code point, the same characters."""
+    import re
+
+    from generator.yamlfast import _UNUSUAL
+    negated = re.compile("[^\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+    every = "".join(map(chr, range(0x110000)))
+    found = [m.start() for m in _UNUSUAL.finditer(every)]
+    assert found == [m.start() for m in negated.finditer(every)]
+    assert len(found) == 0x110000 - (1 + 0x5f + 0x1f88 + 0xb7d6 + 0x1eff + 0xfe + 0x100000)
