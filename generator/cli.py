@@ -170,13 +170,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         result = engine.build(handed.pop(), previous=previous)
     finally:
-        if staging is not None and not (engine.last_ok and engine.site is not None):
+        if staging is not None and not (engine.last_ok and engine.config is not None):
             staging.discard()
     print_diagnostics(result.diagnostics)
     if not result.ok:
         print("build failed: nothing was written", file=sys.stderr)
         return EXIT_CONTENT
-    out = output_folder(args, site_dir, engine.site.config.output)
+    out = output_folder(args, site_dir, engine.config.output)
     writing = time.perf_counter()
     token = previous.token if previous is not None and engine.reused_state else new_token()
     try:

@@ -34,6 +34,7 @@ from .plan import DepIndex, PagePlan, briefing_plan, changed_deps, plan_site
 from .render import compile_templates, make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
 from .sources import SITE_FILE, Source, kind_of, read_source, read_sources
+from .splice import load_bodies, splice_bodies
 from .state import BuildState, load_model, load_story
 from .urls import Urls, output_file, page_path
 from .write import Staged, Staging
@@ -106,6 +107,7 @@ class Engine:
         self.staged: dict[str, Staged] = {}
         self.documents: dict[str, Document] = {}     # by site-relative path
         self.site: Site | None = None
+        self.config: SiteConfig | None = None         # the last good run's (a spliced rebuild has no site)
         self.plans: dict[str, PagePlan] = {}          # by output path
         self.pages: dict[str, bytes] = {}             # rendered pages, by output path
         self.files: dict[str, bytes] = {}             # the last good site
@@ -307,6 +309,9 @@ class Engine:
         documents = [parse_document(s.kind, s.path, s.raw) for s in changed]
         if any(d.front_digest != previous.fronts.get(d.path) for d in documents):
             return None   # front matter edited: patch_bodies would say so, after reading the model
+        spliced = self._spliced_build(previous, documents, started)
+        if spliced is not None:
+            return spliced
         model = load_model(self.site_dir, previous)   # the story's first part alone
         patched = None if model is None else patch_bodies(model, documents, previous.fronts)
         if patched is None:
@@ -316,6 +321,7 @@ class Engine:
             return None  # cannot be, as the state is made for these static files; but pages link them
         site, slugs = patched
         self.site, self.plans, self.assets = site, {}, assets   # (_render_briefings plans its pages)
+        self.config = site.config
         self.diagnostics, self.last_ok = previous.diagnostics, True
         self.source_digests = {**previous.digests, **{d.path: d.digest for d in documents}}
         self.front_digests = previous.fronts
@@ -328,6 +334,29 @@ class Engine:
         self.pages, self.files = pages, dict(pages)
         self.kept = frozenset(previous.hashes) - set(pages)
         self.base_path = site.config.base_path
+        return BuildResult(True, previous.diagnostics, self.files, frozenset(pages), frozenset(),
+                           time.perf_counter() - started, len(pages), self.kept)
+
+    def _spliced_build(self, previous: BuildState, documents: list[Document], started: float) -> BuildResult | None:
+        """A body-only rebuild that writes the new bodies into the pages on disk (splice.py),
+        reading neither the model nor the templates; None when it cannot."""
+        if not uses_theme_templates(self.site_dir):
+            return None   # (splice.py knows where the theme's briefing holds its body, not another's)
+        loaded = load_bodies(self.site_dir, previous.token)
+        if loaded is None:
+            return None
+        config, bodies = loaded
+        with self._timed("render"):
+            pages = splice_bodies(Path(previous.out_dir), previous.hashes, config, bodies, documents)
+        if pages is None:
+            return None
+        self.site, self.config, self.plans = None, config, {}
+        self.diagnostics, self.last_ok = previous.diagnostics, True
+        self.source_digests = {**previous.digests, **{d.path: d.digest for d in documents}}
+        self.front_digests = previous.fronts
+        self.pages, self.files = pages, dict(pages)
+        self.kept = frozenset(previous.hashes) - set(pages)
+        self.base_path = config.base_path
         return BuildResult(True, previous.diagnostics, self.files, frozenset(pages), frozenset(),
                            time.perf_counter() - started, len(pages), self.kept)
 
@@ -386,6 +415,7 @@ class Engine:
         changed |= {p for p, staged in self.staged.items() if staged.written}
         removed = frozenset(set(previous) - set(files) - set(self.staged))
         self.site, self.files, self.links = site, files, links
+        self.config = config
         self.diagnostics, self.last_ok = tuple(diagnostics), True
         self.changed_templates, self.last_assets = set(), self.assets
         self.base_path = config.base_path

@@ -8,8 +8,8 @@ quote wrapped in a `<mark>` whose id is the quote's anchor.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .urls import Urls
 
 REFERENCE = re.compile(r"\[\[([^\[\]\s]{1,200})\]\]")
+# a [[reference]]'s id -> (the kind of entity, its label), or None for no such entity
+Labels = Callable[[str], "tuple[str, str] | None"]
 
 
 @lru_cache(maxsize=2)
@@ -174,7 +176,12 @@ def prose_tokens(blocks: list[tuple[str, int, list[str]]]) -> list[Token]:
 
 def body_html(article: Article, site: Site, urls: Urls) -> str:
     """The article's body as HTML, with its actors, references and quotes linked."""
-    anchors = {}
+    return render(article.body, site, urls, actors=article.actors, quote_anchors=quote_anchors(article))
+
+
+def quote_anchors(article: Article) -> dict[str, str]:
+    """Each verified quote's folded text -> its anchor, the first of any two alike."""
+    anchors: dict[str, str] = {}
     for quote in article.quotes:
         if quote.verified:
             anchors.setdefault(fold_quote(quote.text), quote.anchor)
@@ -182,7 +189,7 @@ def body_html(article: Article, site: Site, urls: Urls) -> str:
         for position in update.positions:
             if position.quote and position.quote.verified:
                 anchors.setdefault(fold_quote(position.quote.text), position.quote.anchor)
-    return render(article.body, site, urls, actors=article.actors, quote_anchors=anchors)
+    return anchors
 
 
 def page_html(page: Page, site: Site, urls: Urls) -> str:
@@ -190,15 +197,22 @@ def page_html(page: Page, site: Site, urls: Urls) -> str:
 
 
 def render(body: str, site: Site, urls: Urls, actors: Iterable = (), quote_anchors: dict | None = None) -> str:
-    md = markdown(site.config.allow_html)
+    return render_body(body, site.config.allow_html, partial(reference_label, site), urls,
+                       actors, quote_anchors)
+
+
+def render_body(body: str, allow_html: bool, labels: Labels, urls: Urls, actors: Iterable = (),
+                quote_anchors: dict | None = None) -> str:
+    """`render`, with the site's entities known only through `labels` (a [[reference]]'s kind and label)."""
+    md = markdown(allow_html)
     body = normalized(body)
     blocks = prose_blocks(body)
     if blocks is not None:
         return render_prose(md, blocks, urls, actors, quote_anchors)
-    return render_tokens(md, md.parse(body), site, urls, actors, quote_anchors)
+    return render_tokens(md, md.parse(body), labels, urls, actors, quote_anchors)
 
 
-def render_tokens(md: MarkdownIt, tokens: list[Token], site: Site, urls: Urls, actors: Iterable = (),
+def render_tokens(md: MarkdownIt, tokens: list[Token], labels: Labels | None, urls: Urls, actors: Iterable = (),
                   quote_anchors: dict | None = None) -> str:
     linker = _actor_linker(tuple(actors), urls)
     for token in tokens:
@@ -206,7 +220,7 @@ def render_tokens(md: MarkdownIt, tokens: list[Token], site: Site, urls: Urls, a
             continue
         children = token.children
         children = _rewrite_links(children, urls)
-        children = _link_references(children, site, urls)
+        children = _link_references(children, labels, urls)
         if linker:
             children = linker(children)
         token.children = children
@@ -378,7 +392,7 @@ def _text(content: str) -> Token:
     return token
 
 
-def _link_references(children: list[Token], site: Site, urls: Urls) -> list[Token]:
+def _link_references(children: list[Token], labels: Labels | None, urls: Urls) -> list[Token]:
     if not any(c.type == "text" and "[[" in c.content for c in children):
         return children
     out: list[Token] = []
@@ -388,13 +402,14 @@ def _link_references(children: list[Token], site: Site, urls: Urls) -> list[Toke
             continue
         pos = 0
         for match in REFERENCE.finditer(child.content):
-            target = _reference_target(match.group(1), site, urls)
+            ident = match.group(1)
+            target = labels(ident) if labels is not None else None
             if target is None:
                 continue  # resolve already reported it
-            href, label, cls = target
+            kind, label = target
             if match.start() > pos:
                 out.append(_text(child.content[pos:match.start()]))
-            open_, close = _link(href, cls)
+            open_, close = _link(urls.page(kind, ident), f"ref ref-{kind}")
             out += [open_, _text(label), close]
             pos = match.end()
         if pos < len(child.content):
@@ -402,13 +417,14 @@ def _link_references(children: list[Token], site: Site, urls: Urls) -> list[Toke
     return out
 
 
-def _reference_target(ident: str, site: Site, urls: Urls) -> tuple[str, str, str] | None:
+def reference_label(site: Site, ident: str) -> tuple[str, str] | None:
+    """What a [[reference]] to `ident` links: the kind of entity and its name, title or text."""
     if ident in site.actors:
-        return urls.page("actor", ident), site.actors[ident].name, "ref ref-actor"
+        return "actor", site.actors[ident].name
     if ident in site.proposals:
-        return urls.page("proposal", ident), site.proposals[ident].title, "ref ref-proposal"
+        return "proposal", site.proposals[ident].title
     if ident in site.questions:
-        return urls.page("question", ident), site.questions[ident].text, "ref ref-question"
+        return "question", site.questions[ident].text
     return None
 
 
