@@ -13,6 +13,7 @@ import collections
 import contextlib
 import datetime as dt
 import functools
+import itertools
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -434,7 +435,7 @@ class View:
     def _last_seen(self, entity: Proposal | Question) -> int:
         key = (type(entity).__name__, entity.id)
         if key not in self._seen:
-            self._seen[key] = max((self.order.get(s, -1) for s in entity.articles), default=-1)
+            self._seen[key] = max(map(self.order.get, entity.articles, itertools.repeat(-1)), default=-1)
         return self._seen[key]
 
 

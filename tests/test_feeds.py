@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator.engine import Engine
-from generator.extras import FEED_ENTRIES
+from generator.extras import FEED_ENTRIES, LASTMODS
 
 feedparser = pytest.importorskip("feedparser")
 etree = pytest.importorskip("lxml.etree")
@@ -230,13 +230,13 @@ def test_the_feed_cache_keeps_only_the_feeds_the_site_still_has(tmp_path: Path):
     engine = Engine(site, use_cache=False, parallel=False)
     assert engine.build().ok
     feeds = {path for path in engine.files if path.endswith("feed.xml")}
-    assert set(engine.feeds) - {"sitemap.xml"} == feeds
+    assert set(engine.feeds) - {"sitemap.xml", LASTMODS} == feeds
     engine.feeds["actors/no-longer-here/feed.xml"] = ((), b"<feed/>")
     article = next((site / "content" / "articles").glob("*.md"))
     article.write_text(article.read_text().replace("title:", "title: Retitled —", 1))
     result = engine.update([article])
     assert result.ok and "actors/no-longer-here/feed.xml" not in engine.feeds
-    assert set(engine.feeds) - {"sitemap.xml"} == {path for path in result.files if path.endswith("feed.xml")}
+    assert set(engine.feeds) - {"sitemap.xml", LASTMODS} == {path for path in result.files if path.endswith("feed.xml")}
 
 
 def test_the_sitemap_validates_against_the_sitemaps_org_schema(history):
@@ -369,3 +369,23 @@ def test_briefings_carry_canonical_open_graph_and_twitter_tags(history):
     assert meta("name", "twitter:card") == "summary"
     not_found = document(history, "404.html")
     assert not [e for e in not_found.iter("link") if e.get("rel") == "canonical"], "the 404 page has no canonical"
+
+
+@pytest.mark.parametrize("updated", ["2024-12-31", "2024-03-12T09:30:00+02:00", None])
+def test_the_sitemap_follows_an_articles_last_change_between_runs(tmp_path: Path, updated):
+    """lastmods keeps each listing page's newest briefing from one run to the next: an edit to an
+    article's `updated` date (later than every other briefing, a time of day, or none) moves
+    the lastmod of every page that lists it, as a cold build dates them."""
+    site = tmp_path / "site"
+    shutil.copytree(Path(__file__).resolve().parent / "sites" / "history", site)
+    engine = Engine(site, use_cache=False, parallel=False)
+    assert engine.build().ok
+    article = site / "content" / "articles" / "2024-03-11-talks-begin.md"
+    line = "" if updated is None else f"updated: {updated}\n"
+    article.write_text(article.read_text().replace("updated: 2024-03-12\n", line))
+    result = engine.update([article])
+    assert result.ok
+    cold = Engine(site, use_cache=False, parallel=False).build()
+    assert sitemap_entries(result.files) == sitemap_entries(cold.files)
+    if updated == "2024-12-31":   # (the edit shows: talks-begin is now the newest on its actors' pages)
+        assert sitemap_entries(result.files)[BASE + "actors/tomas-eld/"] == "2024-12-31"
