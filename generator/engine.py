@@ -122,7 +122,7 @@ class Engine:
         self.disk_hashes: dict[str, str] = {}            # from a previous build's state (state.py)
         self.disk_assets: dict[str, str] | None = None
         self.kept: frozenset[str] = frozenset()
-        self.feeds: dict[str, tuple[tuple, bytes]] = {}   # extras.extra_files' cache
+        self.feeds: dict[str, tuple] = {}   # extras.extra_files' cache
         self.changed_templates: set[str] = set()          # edited since the last good run
         self.last_assets: Assets | None = None
         # what the model was made from, for the next CLI build's state (state.py)

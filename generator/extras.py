@@ -213,12 +213,12 @@ def _feed_key(site: Site, urls: Urls, title: str, page: str, articles: tuple[Art
 
 
 def extra_files(site: Site, urls: Urls, plans: Iterable[PagePlan],
-                cache: dict[str, tuple[tuple, bytes]] | None = None) -> Mapping[str, bytes]:
+                cache: dict[str, tuple] | None = None) -> Mapping[str, bytes]:
     """Feeds, sitemap.xml and robots.txt for a site, by output path.
 
-    With a `cache` (kept by the engine between runs), a feed whose entries did not change is
-    not written out again: an edit touches a handful of the site's hundreds of feeds; nor is
-    the sitemap when no page's last change did.
+    With a `cache` (kept by the engine between runs: output path -> (key, bytes), and lastmods'
+    entry), a feed whose entries did not change is not written out again: an edit touches a
+    handful of the site's hundreds of feeds; nor is the sitemap when no page's last change did.
     """
     files = {}
     entries: dict[int, str] = {}           # atom_feed's, shared by this run's feeds

@@ -22,7 +22,7 @@ briefings' and entity pages' plans are kept without their dependencies, which an
 turned inside out (plan.DepIndex: the story's second part then loads in two thirds of the
 time). A body-only rebuild reads the first part alone: it plans the briefings it renders itself.
 With the theme's templates it reads none of the story: a third file, the bodies file
-(splice.py, 3 MB at 10,000 articles), holds what rendering an article's body takes, and the
+(splice.py, 3.4 MB at 10,000 articles), holds what rendering an article's body takes, and the
 rebuild writes the new bodies into the pages on disk.
 
 The state is written after the build's output, by a detached process that holds the state's
@@ -72,7 +72,7 @@ class Story:
     site: Site
     documents: dict[str, Document]          # by site-relative path
     fold: Fold                              # fold.site is `site`; its entries hold `documents`
-    feeds: dict[str, tuple[tuple, bytes]]   # extras.extra_files' cache: unchanged feeds are not made again
+    feeds: dict[str, tuple]   # extras.extra_files' cache: unchanged feeds (and lastmods) are not made again
     plans: dict[str, PagePlan]              # by output path, as plan_site made them from `site`
     # as loaded, the briefings' and entity pages' plans come without their dependencies, which
     # this index holds (plan.without_deps); None: every plan has its own
