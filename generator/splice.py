@@ -19,6 +19,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ContentError
 from .markdown import REFERENCE, quote_anchors, reference_label, render_body
 from .model import Actor, Site, SiteConfig
 from .parallel import no_gc
@@ -87,7 +88,7 @@ def splice_bodies(out_dir: Path, hashes: dict[str, str], config: SiteConfig, bod
             return None
         try:
             old = safe_output_path(out_dir, inputs.output).read_bytes()
-        except (OSError, ValueError):
+        except (OSError, ContentError):   # (gone, or a path no build writes: a tampered file)
             return None
         if file_hash(old) != hashes.get(inputs.output):
             return None   # not the page the last build wrote

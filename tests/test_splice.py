@@ -1,6 +1,7 @@
 """A CLI rebuild after a body-only edit writes the new body into the page on disk (splice.py)."""
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import shutil
 from pathlib import Path
@@ -123,7 +124,8 @@ def test_an_edit_that_moves_a_quote_or_a_reference_is_not_spliced(built, tmp_pat
         main(["build", "--site", str(site), "--out", str(out), "--quiet"])
 
 
-@pytest.mark.parametrize("harm", ["hand-edited page", "own template", "no bodies file", "foreign bodies file"])
+@pytest.mark.parametrize("harm", ["hand-edited page", "own template", "no bodies file", "foreign bodies file",
+                                  "tampered bodies file"])
 def test_without_what_splicing_needs_the_model_is_patched(built, tmp_path, capsys, harm) -> None:
     """A page on disk that is not the one the last build wrote, a site's own briefing template,
     a missing or another build's bodies file: the rebuild reads the model and renders the page,
@@ -141,9 +143,13 @@ def test_without_what_splicing_needs_the_model_is_patched(built, tmp_path, capsy
         wait_for_state(site)
     elif harm == "no bodies file":
         bodies.unlink()
-    else:
+    elif harm == "foreign bodies file":
         _token, config, inputs = pickle.loads(bodies.read_bytes())
         bodies.write_bytes(pickle.dumps(("another build's token", config, inputs)))
+    else:   # its page's path leads out of the output folder
+        token, config, inputs = pickle.loads(bodies.read_bytes())
+        inputs[TALKS] = dataclasses.replace(inputs[TALKS], output="../outside/index.html")
+        bodies.write_bytes(pickle.dumps((token, config, inputs)))
     talks = site / TALKS
     talks.write_text(talks.read_text() + "\nAn added paragraph.\n")
     read = []
