@@ -24,7 +24,6 @@ from .assets import Assets, load_assets
 from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
 from .load import configure
-from .markdown import REFERENCE
 from .model import Article, Site, SiteConfig
 from .packed import Links, asset_links, pack, unpack
 from .parallel import MIN_ITEMS, in_background, map_forked, no_gc
@@ -34,7 +33,7 @@ from .plan import DepIndex, PagePlan, briefing_plan, changed_deps, plan_site
 from .render import compile_templates, make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
 from .sources import SITE_FILE, Source, kind_of, read_source, read_sources
-from .splice import load_bodies, splice_bodies
+from .splice import keeps_places, load_bodies, places, splice_bodies
 from .state import BuildState, load_model, load_story
 from .urls import Urls, output_file, page_path
 from .write import Staged, Staging
@@ -321,21 +320,13 @@ class Engine:
             return None  # cannot be, as the state is made for these static files; but pages link them
         site, slugs = patched
         self.site, self.plans, self.assets = site, {}, assets   # (_render_briefings plans its pages)
-        self.config = site.config
-        self.diagnostics, self.last_ok = previous.diagnostics, True
-        self.source_digests = {**previous.digests, **{d.path: d.digest for d in documents}}
-        self.front_digests = previous.fronts
         self.env = make_environment(self.site_dir, auto_reload=False, bytecode_dir=self._bytecode_dir())
         try:
             with self._timed("render"):
                 pages = self._render_briefings(site, slugs)
         except jinja2.TemplateError as exc:
             return self._failed([template_diagnostic(exc, self.site_dir)], started)
-        self.pages, self.files = pages, dict(pages)
-        self.kept = frozenset(previous.hashes) - set(pages)
-        self.base_path = site.config.base_path
-        return BuildResult(True, previous.diagnostics, self.files, frozenset(pages), frozenset(),
-                           time.perf_counter() - started, len(pages), self.kept)
+        return self._body_only_result(previous, documents, site.config, pages, started)
 
     def _spliced_build(self, previous: BuildState, documents: list[Document], started: float) -> BuildResult | None:
         """A body-only rebuild that writes the new bodies into the pages on disk (splice.py),
@@ -350,8 +341,14 @@ class Engine:
             pages = splice_bodies(Path(previous.out_dir), previous.hashes, config, bodies, documents)
         if pages is None:
             return None
-        self.site, self.config, self.plans = None, config, {}
-        self.diagnostics, self.last_ok = previous.diagnostics, True
+        self.site, self.plans = None, {}
+        return self._body_only_result(previous, documents, config, pages, started)
+
+    def _body_only_result(self, previous: BuildState, documents: list[Document], config: SiteConfig,
+                          pages: dict[str, bytes], started: float) -> BuildResult:
+        """A body-only rebuild's outcome: these briefings written, every other file kept, and the
+        previous build's state still the one to compare with (its digests, fronts and warnings)."""
+        self.config, self.diagnostics, self.last_ok = config, previous.diagnostics, True
         self.source_digests = {**previous.digests, **{d.path: d.digest for d in documents}}
         self.front_digests = previous.fronts
         self.pages, self.files = pages, dict(pages)
@@ -584,10 +581,7 @@ def patch_bodies(site: Site, documents: Iterable[Document],
         article = by_path.get(new.path)
         if new.kind != "article" or article is None or not new.ok or new.front_digest != fronts.get(new.path):
             return None
-        if set(REFERENCE.findall(article.body)) != set(REFERENCE.findall(new.body)):
-            return None
-        quotes = [*article.quotes, *(p.quote for u in article.proposals for p in u.positions if p.quote)]
-        if any(new.spans.get(quote.text) != quote.span for quote in quotes):
+        if not keeps_places(new, *places(article)):
             return None
         patched[article.slug] = replace(article, body=new.body, body_line=new.body_line)
     articles = tuple(patched.get(a.slug, a) for a in site.articles)

@@ -15,18 +15,18 @@ the model as before.
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ContentError
 from .markdown import REFERENCE, quote_anchors, reference_label, render_body
-from .model import Actor, Site, SiteConfig
-from .parallel import no_gc
+from .model import Actor, Article, Site, SiteConfig
 from .parse import Document
-from .pickles import CACHE_DIR
+from .pickles import load
 from .urls import Urls, output_file, page_path
 from .write import file_hash, safe_output_path
+
+Spans = tuple[tuple[str, "tuple[int, int] | None"], ...]   # (a quote's text, its place in the text)
 
 BODIES_FILE = "build-bodies.pickle"   # (token, config, {source path: BodyInputs})
 
@@ -41,33 +41,42 @@ class BodyInputs:
 
     output: str                                   # its briefing's output path
     references: frozenset[str]                    # the ids its text [[referenced]]
-    spans: tuple[tuple[str, tuple[int, int] | None], ...]   # each quote's text and place in the text
+    spans: Spans                                  # each quote's text and place in the text
     labels: tuple[tuple[str, str, str], ...]      # (id, kind, label) of each reference that resolves
     anchors: tuple[tuple[str, str], ...]          # markdown.quote_anchors, in its order
     actors: tuple[Actor, ...]                     # the actors it may link, as of the article
+
+
+def places(article: Article) -> tuple[frozenset[str], Spans]:
+    """What an edit of the article's text must leave as it was to be body-only: the ids its text
+    [[references]], and each quote's text (its own and its positions') with its place in the text."""
+    quotes = [*article.quotes, *(p.quote for u in article.proposals for p in u.positions if p.quote)]
+    return frozenset(REFERENCE.findall(article.body)), tuple((q.text, q.span) for q in quotes)
+
+
+def keeps_places(doc: Document, references: frozenset[str], spans: Spans) -> bool:
+    """True when the edited document's text references the same ids and holds each quote where it was."""
+    return frozenset(REFERENCE.findall(doc.body)) == references and all(doc.spans.get(t) == span for t, span in spans)
 
 
 def body_inputs(site: Site) -> dict[str, BodyInputs]:
     """Every article's BodyInputs, by its source path (for the state's writer)."""
     found = {}
     for article in site.articles:
-        references = frozenset(REFERENCE.findall(article.body))
-        quotes = [*article.quotes, *(p.quote for u in article.proposals for p in u.positions if p.quote)]
+        references, spans = places(article)
         labels = tuple((ident, *label) for ident in sorted(references)
                        if (label := reference_label(site, ident)) is not None)
-        found[article.path] = BodyInputs(output_file(page_path("briefing", article.slug)), references,
-                                         tuple((q.text, q.span) for q in quotes), labels,
-                                         tuple(quote_anchors(article).items()), article.actors)
+        found[article.path] = BodyInputs(output_file(page_path("briefing", article.slug)), references, spans,
+                                         labels, tuple(quote_anchors(article).items()), article.actors)
     return found
 
 
 def load_bodies(site_dir: Path, token: str) -> tuple[SiteConfig, dict[str, BodyInputs]] | None:
     """The bodies file's config and inputs, if the build that left the state `token` wrote it."""
-    try:
-        with open(site_dir / CACHE_DIR / BODIES_FILE, "rb") as fh, no_gc(keep=True):
-            saved, config, bodies = pickle.load(fh)
-    except Exception:  # noqa: BLE001 - an unreadable shortcut is simply no shortcut
+    loaded = load(site_dir, BODIES_FILE)
+    if not isinstance(loaded, tuple) or len(loaded) != 3:
         return None
+    saved, config, bodies = loaded
     if saved != token or not isinstance(config, SiteConfig) or not isinstance(bodies, dict):
         return None
     return config, bodies
@@ -83,8 +92,7 @@ def splice_bodies(out_dir: Path, hashes: dict[str, str], config: SiteConfig, bod
         inputs = bodies.get(doc.path)
         if doc.kind != "article" or not doc.ok or inputs is None:
             return None
-        if frozenset(REFERENCE.findall(doc.body)) != inputs.references \
-                or any(doc.spans.get(text) != span for text, span in inputs.spans):
+        if not keeps_places(doc, inputs.references, inputs.spans):
             return None
         try:
             old = safe_output_path(out_dir, inputs.output).read_bytes()
