@@ -28,15 +28,15 @@ import threading
 import time
 import traceback
 import webbrowser
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
-from .engine import Builder, BuildResult
+from .engine import Builder, BuildResult, OnScreen
 from .errors import ContentError, Diagnostic, count_line
 from .parallel import MIN_ITEMS
 from .watch import Watcher, changed_between, stamps
@@ -46,6 +46,7 @@ PORT_TRIES = 20
 KEEPALIVE_SECONDS = 15.0
 RELOAD_PATHS_LIMIT = 500            # events list the changed files up to this many
 HISTORY = 64                        # rebuilds remembered for pages that reconnect
+ON_SCREEN = 8                       # pages last served, rendered first after an edit (OnScreen)
 
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -186,6 +187,20 @@ class Preview:
         self._result = result
         self._subscribers: set[queue.SimpleQueue] = set()
         self._closed = False
+        self._served: OrderedDict[str, None] = OrderedDict()   # the HTML pages last served, newest last
+
+    def served(self, path: str) -> None:
+        """Note that a browser was sent the page `path` (an output path): it is likely on screen."""
+        with self._lock:
+            self._served[path] = None
+            self._served.move_to_end(path)
+            if len(self._served) > ON_SCREEN:
+                self._served.popitem(last=False)
+
+    def on_screen(self) -> list[str]:
+        """The pages last served (at most ON_SCREEN), which a rebuild renders and shows first."""
+        with self._lock:
+            return list(self._served)
 
     @property
     def result(self) -> BuildResult:
@@ -373,6 +388,8 @@ def _respond_get(preview: Preview, raw_path: str) -> Response:
         return _internal(preview, relative[len(INTERNAL):], query)
     key = relative + "index.html" if relative == "" or relative.endswith("/") else relative
     if key in files:
+        if key.endswith(".html"):
+            preview.served(key)
         return _file(200, key, result.content(key), base, build)
     if not relative.endswith("/") and relative + "/index.html" in files:
         return _redirect(301, encoded + "/" + suffix)
@@ -550,6 +567,7 @@ class PreviewServer:
         self._rebuild_lock = threading.Lock()
         self._needs_full_build = False
         self._ready = threading.Event()         # the first build is done and the server is up
+        self._early: BuildResult | None = None  # what the running rebuild showed before it was done
         self._stopped = False
 
     @property
@@ -570,6 +588,8 @@ class PreviewServer:
             self._watcher.add(changed_between(before, stamps(self.site_dir)), finished=True)
         self._report(result, time.perf_counter() - started, first=True)
         self.preview = Preview(self.builder.base_path, result, self.site_dir)
+        if hasattr(self.builder, "on_screen"):   # (an engine; a builder of an embedding program may not)
+            self.builder.on_screen = OnScreen(self.preview.on_screen, self._show_early)
         self._server = bind(self.preview, self.host, self.port, self.say)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="briefing-http", daemon=True)
@@ -605,14 +625,27 @@ class PreviewServer:
         with self._rebuild_lock:
             started = time.perf_counter()
             previous = self.preview.result
+            self._early = None
             if self._needs_full_build:
                 result = self._run(self.builder.build, previous)
             else:
                 paths = list(paths)
                 result = self._run(lambda: self.builder.update(paths), previous)
-            self.preview.publish(result)
-            self._report(result, time.perf_counter() - started)
+            early, self._early = self._early, None
+            if early is not None and result.ok:
+                # the pages shown early are on screen already: the open pages reload only for the rest
+                self.preview.publish(replace(result, changed=frozenset(
+                    p for p in result.changed if early.files.get(p) != result.files.get(p))))
+            else:
+                self.preview.publish(result)
+            self._report(result, time.perf_counter() - started, early)
             return result
+
+    def _show_early(self, result: BuildResult) -> None:
+        """The pages on screen, rendered before the rest of the rebuild (engine.OnScreen)."""
+        assert self.preview is not None
+        self.preview.publish(result)
+        self._early = result
 
     def stop(self) -> None:
         self._stopped = True
@@ -645,7 +678,8 @@ class PreviewServer:
             return BuildResult(False, diagnostics, {}, frozenset(), frozenset(), 0.0)
         return BuildResult(False, diagnostics, previous.files, frozenset(), frozenset(), 0.0, links=previous.links)
 
-    def _report(self, result: BuildResult, seconds: float, first: bool = False) -> None:
+    def _report(self, result: BuildResult, seconds: float, early: BuildResult | None = None,
+                first: bool = False) -> None:
         for diagnostic in result.diagnostics:
             self.say(diagnostic.format())
         if not result.ok:
@@ -653,7 +687,9 @@ class PreviewServer:
         elif first:
             self.say(f"built {_counted(_pages(result.files), 'page')} in {seconds * 1000:.0f} ms")
         else:
-            self.say(f"{rebuild_summary(result)} in {seconds * 1000:.0f} ms")
+            shown = "" if early is None else \
+                f" ({_counted(_pages(early.changed), 'page')} on screen in {early.seconds * 1000:.0f} ms)"
+            self.say(f"{rebuild_summary(result)} in {seconds * 1000:.0f} ms{shown}")
 
 
 def serve(builder: Builder, site_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,

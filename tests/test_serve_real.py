@@ -149,6 +149,22 @@ def test_an_edited_body_shows_without_a_manual_reload(page, serve, history):  # 
     assert page.console_errors == []
 
 
+def test_a_title_edit_shows_on_the_open_page_first_and_on_the_others_after(page, serve, history):  # noqa: F811
+    """The page on screen is rendered and shown before the rest of the rebuild (its actors' pages,
+    the indexes); those follow, and the terminal says when each was ready."""
+    server = serve(history)
+    page.goto(server.url + "briefings/talks-begin/")
+    expect(page.locator("h1")).to_contain_text("Verran talks begin under a Commission mediator")
+    edit(history / ARTICLE, "title: Verran talks begin under a Commission mediator",
+         "title: Verran talks begin at dawn")
+    expect(page.locator("h1")).to_contain_text("Verran talks begin at dawn", timeout=5000)
+    server.wait_for(re.compile(r"rebuilt \d+ pages in \d+ ms \(1 page on screen in \d+ ms\)"))
+    actor = page.context.new_page()
+    actor.goto(server.url + "actors/mira-kovac/")
+    expect(actor.get_by_role("link", name="Verran talks begin at dawn")).to_be_visible(timeout=5000)
+    assert page.console_errors == []
+
+
 def test_many_tabs_load_and_all_follow_an_edit(page, serve, history):  # noqa: F811
     """A browser opens at most six connections to one host: one event stream per tab would leave
     the seventh tab waiting forever. The tabs share one stream (a SharedWorker), so ten load,
