@@ -18,7 +18,9 @@ rebuild, the event to the page, the page's reload and its first frame with the n
 
 One warm-up edit per site is not counted. Prints median and min-max per site, with two parts
 of it: when the page received the server's event (watcher, debounce, rebuild, event stream) and
-the server's own "rebuilt ... in N ms"; then the first build and start, and the serve
+the server's own "rebuilt ... in N ms", with the part of it after which the page on screen was
+shown, before the rest of the rebuild ("(1 page on screen in M ms)", engine.OnScreen: the
+edits counted are those where it was); then the first build and start, and the serve
 process's peak resident memory (VmHWM, read before it stops). Exits non-zero when serve
 fails to start, dies, or a marker never shows.
 """
@@ -50,6 +52,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
 EXAMPLE_PARTS = ("site.yaml", "content", "static", "templates")
 URL_LINE = re.compile(r"serving (http://\S+) \(Ctrl-C to stop\)")
 REBUILT = re.compile(r"rebuilt (\d+) pages? in (\d+) ms")
+ON_SCREEN = re.compile(r"\(\d+ pages? on screen in (\d+) ms\)")   # the open page, shown before the rest
 LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 
 # On every document the page loads: on each animation frame, look for markers not seen yet and
@@ -179,8 +182,9 @@ class Server:
         self.stop()
         raise BenchError("briefing serve did not start:\n" + "".join(self.output[-30:]))
 
-    def rebuild_times(self) -> list[int]:
-        """The 'rebuilt ... in N ms' figures printed since the last call."""
+    def rebuild_times(self) -> list[tuple[int, int | None]]:
+        """The 'rebuilt ... in N ms' figures printed since the last call, each with the time its
+        page on screen was shown before the rest ('(1 page on screen in M ms)'), if it was."""
         times = []
         while True:
             try:
@@ -188,7 +192,8 @@ class Server:
             except queue.Empty:
                 return times
             if line and (match := REBUILT.search(line)):
-                times.append(int(match[2]))
+                early = ON_SCREEN.search(line)
+                times.append((int(match[2]), int(early[1]) if early else None))
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -263,7 +268,7 @@ def measure(browser, size: str, edits: int, pause: float, start_timeout: float, 
             if response is None or response.status != 200:
                 raise BenchError(f"{server.url}briefings/{slug}/ answered {response and response.status}")
             page.wait_for_load_state("load")
-            latencies, events, rebuilds = [], [], []
+            latencies, events, rebuilds, on_screen = [], [], [], []
             for mark in range(edits + 1):        # mark 0 is the warm-up
                 body = edited(original, mark, kind)
                 server.rebuild_times()
@@ -276,13 +281,16 @@ def measure(browser, size: str, edits: int, pause: float, start_timeout: float, 
                     notified = event_time(page, t0)
                     if notified is not None:
                         events.append(notified - t0)
-                    rebuilds += server.rebuild_times()
+                    for whole, early in server.rebuild_times():
+                        rebuilds.append(whole)
+                        if early is not None:
+                            on_screen.append(early)
             peak = server.peak_rss_mib()
         finally:
             context.close()
             server.stop()
     return {"site": size, "edit": kind, "articles": articles, "latencies": latencies, "events": events,
-            "rebuilds": rebuilds, "startup": startup, "peak_rss_mib": peak}
+            "rebuilds": rebuilds, "on_screen": on_screen, "startup": startup, "peak_rss_mib": peak}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,15 +336,16 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nSave-to-screen latency of `briefing serve` ({when:%Y-%m-%d %H:%M %Z}; {machine})\n")
     print("| site | articles | edit | median | min–max | n | page notified (median) | server rebuild (median) "
-          "| first build + start | serve's peak RSS |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| of which the page on screen (median, n) | first build + start | serve's peak RSS |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         lat = r["latencies"]
         rebuild = f"{statistics.median(r['rebuilds']):.0f} ms" if r["rebuilds"] else "–"
+        early = f"{statistics.median(r['on_screen']):.0f} ms ({len(r['on_screen'])})" if r["on_screen"] else "–"
         notified = f"{statistics.median(r['events']):.0f} ms" if r["events"] else "–"
         peak = f"{r['peak_rss_mib']:.0f} MiB" if r["peak_rss_mib"] is not None else "–"
         print(f"| {r['site']} | {r['articles']:,} | {r['edit']} | {statistics.median(lat):.0f} ms | "
-              f"{min(lat):.0f}–{max(lat):.0f} ms | {len(lat)} | {notified} | {rebuild} | "
+              f"{min(lat):.0f}–{max(lat):.0f} ms | {len(lat)} | {notified} | {rebuild} | {early} | "
               f"{r['startup']:.1f} s | {peak} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"when": when.isoformat(), "machine": machine, "results": results},
