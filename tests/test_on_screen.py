@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from generator.engine import BuildResult, Engine, OnScreen
-from generator.serve import ON_SCREEN, Preview, PreviewServer, respond
+from generator.serve import ON_SCREEN, SWITCH_INTERVAL, Preview, PreviewServer, respond, serve
 
 HISTORY = Path(__file__).resolve().parent / "sites" / "history"
 THEME = Path(__file__).resolve().parent.parent / "templates"
@@ -201,3 +202,19 @@ def test_a_rebuild_announces_the_page_on_screen_once_and_then_the_rest(site):
     assert NEW_TITLE.encode() in server.preview.result.content(ACTOR)
     assert lines[-1].startswith(f"rebuilt {sum(p.endswith('.html') for p in result.changed)} pages in ")
     assert lines[-1].endswith(" ms)") and "(1 page on screen in " in lines[-1]
+
+
+def test_serve_lets_threads_take_the_gil_sooner_while_it_runs(monkeypatch, tmp_path, capsys):
+    """The page on screen is fetched while the rebuild renders the rest: a shorter switch
+    interval lets the HTTP thread answer sooner. It is the process's, so it is put back."""
+    during = []
+
+    def start(server):
+        during.append(sys.getswitchinterval())
+        raise KeyboardInterrupt     # as Ctrl-C would
+
+    monkeypatch.setattr(PreviewServer, "start", start)
+    before = sys.getswitchinterval()
+    serve(Engine(tmp_path), tmp_path, port=0)
+    assert during == [SWITCH_INTERVAL] and before > SWITCH_INTERVAL
+    assert sys.getswitchinterval() == before and capsys.readouterr().out.strip() == "stopped"
