@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from generator import engine as engine_module
 from generator import resolve as resolve_module
 from generator.cli import main
-from generator.engine import Engine
+from generator.engine import BuildResult, Engine, OnScreen
 from generator.errors import Diagnostic
 from generator.load import configure, read_source, read_sources
 from generator.model import STANCES, STATUSES
@@ -151,9 +151,13 @@ def test_incremental_output_equals_a_cold_build(edits, every, packed) -> None:
         saved, resolve_module.CHECKPOINT_MIN = resolve_module.CHECKPOINT_MIN, every
         try:
             engine = Engine(site, drafts=True, use_cache=False, parallel=False, pack_pages=packed)
+            shown: list[BuildResult] = []
+            if packed:   # as the preview's: some pages are on screen, rendered and shown first
+                engine.on_screen = OnScreen(lambda: sorted(engine.files)[::5], shown.append)
             assert engine.build().ok
             for counter, (kind, pick) in enumerate(edits):
                 touched = apply(site, kind, pick, counter)
+                shown.clear()
                 result = engine.update(touched)
                 cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
                 assert result.ok == cold.ok, (kind, [d.format() for d in result.diagnostics + cold.diagnostics])
@@ -161,6 +165,8 @@ def test_incremental_output_equals_a_cold_build(edits, every, packed) -> None:
                     files = {path: result.content(path) for path in result.files}
                     assert files == dict(cold.files), (kind, sorted(
                         p for p in set(files) | set(cold.files) if files.get(p) != cold.files.get(p)))
+                    # what was shown early is what the run ended with
+                    assert all(early.content(p) == files[p] for early in shown for p in early.changed), kind
         finally:
             resolve_module.CHECKPOINT_MIN = saved
 
