@@ -446,7 +446,7 @@ class Engine:
         everything is rendered again (site.yaml), and never into a staging folder.
         """
         on_screen = self.on_screen
-        if on_screen is None or self.staging is not None or not self.last_ok:
+        if on_screen is None or self.staging is not None:
             return None
 
         def show(pages: dict[str, bytes]) -> None:

@@ -124,13 +124,18 @@ def test_no_early_result_with_a_stylesheet_or_site_yaml_edit(site):
     assert shown == []
 
 
-def test_no_early_result_when_the_edit_has_an_error(site):
+def test_no_early_result_when_the_edit_has_an_error_and_one_when_it_is_fixed(site):
     shown: list[BuildResult] = []
     engine = engine_showing(site, [BRIEFING], shown)
     path = retitle(site)
     path.write_text(path.read_text().replace("date: 2024-03-11", "date: 2024-13-11", 1))
     assert not engine.update([path]).ok
     assert shown == []
+    # the author fixes it while the page shows the error overlay: the fix shows first
+    path.write_text(path.read_text().replace("date: 2024-13-11", "date: 2024-03-11", 1))
+    result = engine.update([path])
+    assert result.ok and [r.changed for r in shown] == [{BRIEFING}]
+    assert shown[0].content(BRIEFING) == result.content(BRIEFING) and NEW_TITLE.encode() in result.content(BRIEFING)
 
 
 def test_a_template_edit_shows_the_page_on_screen_first_unless_it_fails(site):
