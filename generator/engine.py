@@ -418,8 +418,7 @@ class Engine:
                 elif old_assets is not None and old_assets.names != self.assets.names:
                     self._relink_assets(old_assets, self.assets, Urls(config.base_path))
             links = asset_links(self.assets, Urls(config.base_path)) if self.pack_pages else ()
-            early = self._show_early(diagnostics, started, links) \
-                if not everything and self.assets is self.last_assets else None
+            early = self._show_early(everything, diagnostics, started, links)
             files, rendered = self._render(site, everything, same_model, links, early)
         except jinja2.TemplateError as exc:
             return self._failed([template_diagnostic(exc, self.site_dir)] + diagnostics, started)
@@ -437,16 +436,17 @@ class Engine:
         return BuildResult(True, tuple(diagnostics), files, changed, removed,
                            time.perf_counter() - started, rendered, self.kept, self.staged, links)
 
-    def _show_early(self, diagnostics: list[Diagnostic], started: float,
+    def _show_early(self, everything: bool, diagnostics: list[Diagnostic], started: float,
                     links: Links) -> Callable[[dict[str, bytes]], None] | None:
         """What `_render` calls with the on-screen pages it rendered first (OnScreen), or None.
 
-        Only where the rest of the site is as the last good run left it but for those pages:
-        not after a static file changed (the pages would link files not served yet) nor when
-        everything is rendered again (site.yaml), and never into a staging folder.
+        Only where the rest of the site can stay as the last good run left it for a moment: not
+        after a static file changed (the pages would link files not served yet) nor when
+        everything is rendered again (site.yaml: the base path may move), and never into a
+        staging folder.
         """
         on_screen = self.on_screen
-        if on_screen is None or self.staging is not None:
+        if on_screen is None or everything or self.assets is not self.last_assets or self.staging is not None:
             return None
 
         def show(pages: dict[str, bytes]) -> None:

@@ -633,6 +633,7 @@ class PreviewServer:
                 paths = list(paths)
                 result = self._run(lambda: self.builder.update(paths), previous)
             early, self._early = self._early, None
+            # (a run that fails after showing them falls back to the last good site, as any failure does)
             if early is not None and result.ok:
                 # the pages shown early are on screen already: the open pages reload only for the rest
                 self.preview.publish(replace(result, changed=frozenset(
