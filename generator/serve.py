@@ -632,22 +632,26 @@ class PreviewServer:
             else:
                 paths = list(paths)
                 result = self._run(lambda: self.builder.update(paths), previous)
+            # (a run that fails after showing pages falls back to the last good site, as any failure does)
+            self.preview.publish(self._news(result) if result.ok else result)
             early, self._early = self._early, None
-            # (a run that fails after showing them falls back to the last good site, as any failure does)
-            if early is not None and result.ok:
-                # the pages shown early are on screen already: the open pages reload only for the rest
-                self.preview.publish(replace(result, changed=frozenset(
-                    p for p in result.changed if early.files.get(p) != result.files.get(p))))
-            else:
-                self.preview.publish(result)
             self._report(result, time.perf_counter() - started, early)
             return result
 
     def _show_early(self, result: BuildResult) -> None:
-        """The pages on screen, rendered before the rest of the rebuild (engine.OnScreen)."""
+        """Pages on screen, rendered before the rest of the rebuild (engine.OnScreen)."""
         assert self.preview is not None
-        self.preview.publish(result)
+        self.preview.publish(self._news(result))
         self._early = result
+
+    def _news(self, result: BuildResult) -> BuildResult:
+        """`result` announcing only the files it changes against what this rebuild showed early:
+        the open pages are told once about each."""
+        shown = self._early
+        if shown is None:
+            return result
+        return replace(result, changed=frozenset(p for p in result.changed
+                                                if shown.files.get(p) != result.files.get(p)))
 
     def stop(self) -> None:
         self._stopped = True

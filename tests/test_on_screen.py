@@ -75,6 +75,33 @@ def test_the_page_on_screen_is_shown_before_the_rest_and_the_result_is_unchanged
     assert contents(Engine(plain, drafts=True, parallel=False, pack_pages=True).build()) == contents(result)
 
 
+def test_pages_on_screen_are_shown_one_by_one_the_smallest_first(site):
+    """Another tab's big page (a timeline) does not hold back the briefing being written."""
+    shown: list[BuildResult] = []
+    engine = engine_showing(site, [BRIEFING, ACTOR], shown)
+    before = engine.build()
+    assert len(before.files[ACTOR]) < len(before.files[BRIEFING])     # (the order below)
+    result = engine.update([retitle(site)])
+    assert [r.changed for r in shown] == [{ACTOR}, {ACTOR, BRIEFING}]
+    assert shown[0].content(BRIEFING) == before.content(BRIEFING)
+    assert shown[0].content(ACTOR) == shown[1].content(ACTOR) == result.content(ACTOR)
+    assert shown[1].content(BRIEFING) == result.content(BRIEFING)
+
+
+@pytest.mark.parametrize(("broken", "shown_before"), [("briefing.html", [{ACTOR}]), ("actor.html", [])])
+def test_a_page_on_screen_that_fails_ends_the_early_results(site, broken, shown_before):
+    """The actor's page is the smaller: rendered first. Once a page fails, nothing more is shown."""
+    shown: list[BuildResult] = []
+    engine = engine_showing(site, [BRIEFING, ACTOR], shown)
+    template = site / "templates" / broken
+    template.parent.mkdir()
+    template.write_text((THEME / broken).read_text().replace(
+        "{% block main %}", "{% block main %}{{ nothing.at.all() }}", 1))
+    failed = engine.update([retitle(site), template])
+    assert not failed.ok and f"templates/{broken}" in failed.diagnostics[0].format()
+    assert [r.changed for r in shown] == shown_before
+
+
 def test_the_engine_asks_for_the_pages_on_screen_at_each_run(site):
     shown: list[BuildResult] = []
     on_screen = [BRIEFING]
@@ -184,14 +211,15 @@ def messages(queue) -> list[tuple[str, dict]]:
     return found
 
 
-def test_a_rebuild_announces_the_page_on_screen_once_and_then_the_rest(site):
+def test_a_rebuild_announces_each_page_on_screen_once_and_then_the_rest(site):
     lines: list[str] = []
     engine = Engine(site, drafts=True, parallel=False, pack_pages=True)
     server = PreviewServer(engine, site, port=0, watch=False, say=lines.append)
     server.start()
     try:
         base = server.preview.base_path
-        assert respond(server.preview, "GET", base + "briefings/talks-begin/").status == 200
+        for page in ("briefings/talks-begin/", "actors/mira-kovac/"):
+            assert respond(server.preview, "GET", base + page).status == 200
         stream = server.preview.subscribe()
         messages(stream)        # (the state it starts with)
         result = server.rebuild([retitle(site)])
@@ -199,14 +227,13 @@ def test_a_rebuild_announces_the_page_on_screen_once_and_then_the_rest(site):
     finally:
         server.stop()
     assert result.ok and {BRIEFING, ACTOR} <= result.changed
-    assert [kind for kind, _ in events] == ["reload", "reload"]
-    first, rest = events[0][1]["paths"], events[1][1]["paths"]
-    assert first == [BRIEFING]
-    assert ACTOR in rest and BRIEFING not in rest      # its page is on screen already: no second reload
-    assert set(rest) == result.changed - {BRIEFING}
+    assert [kind for kind, _ in events] == ["reload", "reload", "reload"]
+    paths = [data["paths"] for _, data in events]
+    assert paths[:2] == [[ACTOR], [BRIEFING]]           # the smaller first
+    assert set(paths[2]) == result.changed - {BRIEFING, ACTOR}   # on screen already: not again
     assert NEW_TITLE.encode() in server.preview.result.content(ACTOR)
     assert lines[-1].startswith(f"rebuilt {sum(p.endswith('.html') for p in result.changed)} pages in ")
-    assert lines[-1].endswith(" ms)") and "(1 page on screen in " in lines[-1]
+    assert lines[-1].endswith(" ms)") and "(2 pages on screen in " in lines[-1]
 
 
 def test_serve_lets_threads_take_the_gil_sooner_while_it_runs(monkeypatch, tmp_path, capsys):
