@@ -15,7 +15,9 @@ small as the peers' (an article: title, date, body; a listing: one line per arti
 stage but the templates is the same, so the difference from the full build is what briefing's
 pages cost. With --publish, `briefing publish` to a new folder target (build, link check,
 release; the parse cache warm, as an author's) is timed --repeat times after the other rounds
-of each size. Prints medians
+of each size. With --preview, `briefing serve`'s save-to-screen time in headless Chromium
+(bench/preview_latency.py: --preview-edits edits of the newest article's text, then of its
+title; the serve process's peak memory) is measured after each size's rounds. Prints medians
 with min–max; see BENCHMARKS.md. Corpora, outputs and the peers' venvs live in bench/out/
 (gitignored) and are reused between runs.
 """
@@ -295,7 +297,7 @@ def load_average() -> str:
 
 
 def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer_layout: bool = False,
-            publish: bool = False) -> list[dict]:
+            publish: bool = False, preview_edits: int = 0) -> list[dict]:
     """All rounds at one corpus size; one result row per (tool, measure)."""
     site = corpus(size)
     articles = sorted((site / "content" / "articles").glob("*.md"))
@@ -326,12 +328,15 @@ def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer
             print(f"{size} articles, publish {round_no}/{repeat} …", file=sys.stderr)
             for name, value in publish_round(site, WORK / f"publish-{size}").items():
                 samples.setdefault(("briefing", name), []).append(value)
+    if briefing and preview_edits:
+        for name, values in preview_rounds(size, preview_edits).items():
+            samples[("briefing", name)] = values
     return [
         {
             "articles": size,
             "tool": tool,
             "measure": name,
-            "unit": "MiB" if "RSS" in name else "s",
+            "unit": "MiB" if "RSS" in name else "ms" if name.startswith("preview, ") else "s",
             "median": statistics.median(values),
             "min": min(values),
             "max": max(values),
@@ -341,7 +346,38 @@ def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer
     ]
 
 
+def preview_rounds(size: int, edits: int) -> dict[str, list[float]]:
+    """`briefing serve` on a copy of the corpus, seen in headless Chromium (preview_latency.py):
+    save-to-screen after `edits` text edits and `edits` title edits, in milliseconds; for the
+    title edits also when the server had shown the page on screen; the serve process's peak RSS."""
+    # (beside this file; it needs Playwright and /usr/bin/chromium)
+    import preview_latency
+    from playwright.sync_api import sync_playwright
+
+    found: dict[str, list[float]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=preview_latency.CHROMIUM, headless=True,
+                                             args=preview_latency.CHROMIUM_ARGS)
+        try:
+            for kind in ("text", "title"):
+                print(f"{size} articles, preview, {edits} {kind} edits …", file=sys.stderr)
+                try:
+                    measured = preview_latency.measure(browser, str(size), edits, 0.5, 900, 60, kind)
+                except preview_latency.BenchError as exc:
+                    raise SystemExit(f"bench: the preview at {size} articles: {exc}") from None
+                found[f"preview, {kind} edit, save to screen"] = measured["latencies"]
+                if measured["on_screen"]:
+                    found[f"preview, {kind} edit, page on screen (server)"] = measured["on_screen"]
+                if measured["peak_rss_mib"] is not None:
+                    found.setdefault("preview, peak RSS", []).append(measured["peak_rss_mib"])
+        finally:
+            browser.close()
+    return found
+
+
 def fmt(value: float, unit: str) -> str:
+    if unit == "ms":
+        return f"{value:.0f} ms"
     return f"{value:.0f} MiB" if unit == "MiB" else f"{value:.2f} s"
 
 
@@ -378,6 +414,10 @@ def main() -> None:
                         help="also time briefing with the peers' minimal templates (bench/peer_layout)")
     parser.add_argument("--publish", action="store_true",
                         help="also time `briefing publish` to a folder target, after each size's rounds")
+    parser.add_argument("--preview", action="store_true",
+                        help="also time `briefing serve`'s save to screen in headless Chromium, "
+                             "after each size's rounds")
+    parser.add_argument("--preview-edits", type=int, default=10, help="edits of each kind with --preview (default 10)")
     parser.add_argument("--skip-briefing", action="store_true", help="measure only the peers")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--delete-before", action="store_true",
@@ -393,8 +433,10 @@ def main() -> None:
         parser.error(f"--peers: unknown {', '.join(unknown)} (known: {', '.join(PEERS)})")
     if args.skip_briefing and not wanted:
         parser.error("--skip-briefing needs --peers")
-    if args.skip_briefing and (args.peer_layout or args.publish):
-        parser.error("--peer-layout and --publish time briefing: they cannot go with --skip-briefing")
+    if args.skip_briefing and (args.peer_layout or args.publish or args.preview):
+        parser.error("--peer-layout, --publish and --preview time briefing: they cannot go with --skip-briefing")
+    if args.preview_edits < 1:
+        parser.error("--preview-edits must be at least 1")
 
     command = shlex.join([sys.executable, *sys.argv])
     info = machine()
@@ -413,7 +455,7 @@ def main() -> None:
     try:
         results = [row for size in sizes
                    for row in measure(size, args.repeat, not args.skip_briefing, peers, args.peer_layout,
-                                      args.publish)]
+                                      args.publish, args.preview_edits if args.preview else 0)]
     finally:
         shutil.rmtree(TRASH, ignore_errors=True)
     print_table(results)
