@@ -438,8 +438,8 @@ class Engine:
                            time.perf_counter() - started, rendered, self.kept, self.staged, links)
 
     def _show_early(self, everything: bool, diagnostics: list[Diagnostic], started: float,
-                    links: Links) -> Callable[[dict[str, bytes]], None] | None:
-        """What `_render` calls with the on-screen pages it rendered first (OnScreen), or None.
+                    links: Links) -> tuple[frozenset[str], Callable[[dict[str, bytes]], None]] | None:
+        """The pages on screen (OnScreen) and what `_render` calls with those it rendered first, or None.
 
         Only where the rest of the site can stay as the last good run left it for a moment: not
         after a static file changed (the pages would link files not served yet) nor when
@@ -455,7 +455,7 @@ class Engine:
             if changed:
                 on_screen.show(BuildResult(True, tuple(diagnostics), {**self.files, **pages}, changed, frozenset(),
                                            time.perf_counter() - started, len(pages), links=links))
-        return show
+        return frozenset(on_screen.pages()), show
 
     def _resolve(self) -> tuple[Site, SiteConfig, list[Diagnostic]]:
         documents = sorted(self.documents.values(), key=lambda d: d.path)
@@ -479,7 +479,8 @@ class Engine:
         return site, config, sorted((d.as_error() if strict else d for d in diagnostics), key=Diagnostic.sort_key)
 
     def _render(self, site: Site, everything: bool, same_model: bool, links: Links,
-                early: Callable[[dict[str, bytes]], None] | None = None) -> tuple[dict[str, bytes], int]:
+                early: tuple[frozenset[str], Callable[[dict[str, bytes]], None]] | None = None,
+                ) -> tuple[dict[str, bytes], int]:
         urls = Urls(site.config.base_path)
         with self._timed("plan"), no_gc(keep=True):   # (as resolve: plans live as long as the build)
             if same_model:
@@ -524,8 +525,9 @@ class Engine:
             return pack(html, links) if self.pack_pages else html   # (packed by the workers, when they run)
 
         first: list[PagePlan] = []
+        show = None
         if early is not None:   # the pages on screen first (OnScreen), shown while the rest are rendered
-            on_screen = set(self.on_screen.pages())
+            on_screen, show = early
             # smallest first, by their last version: a briefing (25 KiB) shows before the
             # timeline (3.8 MiB at 10,000 articles) another tab holds; each as soon as it is ready
             first = sorted((p for p in todo if p.output in on_screen), key=lambda p: len(self.files.get(p.output, b"")))
@@ -539,10 +541,10 @@ class Engine:
             for plan in first:
                 results.append(render_one(plan))
                 if isinstance(results[-1], Diagnostic):
-                    early = None    # the run fails: nothing more is shown
-                elif early is not None:
+                    show = None     # the run fails: nothing more is shown
+                elif show is not None:
                     ready[plan.output] = results[-1]
-                    early(dict(ready))
+                    show(dict(ready))
             rest = todo[len(first):]
             results += map_forked(render_one, rest) if self.parallel else [render_one(p) for p in rest]
         problems = [r for r in results if isinstance(r, Diagnostic)]
