@@ -217,8 +217,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be from 0 to 65535, not {args.port}")
     # drafts shown (with a DRAFT banner); no forked workers once the server's threads run
     # (it allows them for the first build, before they start)
-    # pages kept compressed in memory (packed.py): the peak at 10,000 articles 761 -> 486 MiB
-    engine = Engine(site_dir, drafts=True, base_url=check_base_url(args.base_url), parallel=False, pack_pages=True)
+    # pages kept compressed in memory (packed.py): the peak at 10,000 articles 761 -> 486 MiB;
+    # and rendered when a browser first asks for them (ondemand.py): ready in ~4 s, not ~21 s
+    engine = Engine(site_dir, drafts=True, base_url=check_base_url(args.base_url), parallel=False,
+                    pack_pages=True, on_request=True)
     try:
         serve(engine, site_dir, args.host, args.port, open_browser=args.open)
     except ServeError as exc:

@@ -25,6 +25,7 @@ from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
 from .load import configure
 from .model import Article, Site, SiteConfig
+from .ondemand import PageRenderer, Pending, shown, shows_change
 from .packed import Links, asset_links, pack, unpack
 from .parallel import MIN_ITEMS, in_background, map_forked, no_gc
 from .parse import Document, parse_document
@@ -65,7 +66,10 @@ class BuildResult:
     links: Links = ()           # the static files' URLs packed pages are unpacked with
 
     def content(self, path: str) -> bytes:
-        return unpack(self.files[path], self.links)
+        value = self.files[path]
+        if type(value) is Pending:   # a preview's page no one asked for yet (ondemand.py)
+            value = value.content()
+        return unpack(value, self.links)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,8 @@ class Engine:
 
     def __init__(self, site_dir: Path, *, drafts: bool = False, base_url: str | None = None,
                  strict: bool = False, use_cache: bool = True, parallel: bool = True,
-                 staging: Staging | None = None, defer_deps: bool = False, pack_pages: bool = False):
+                 staging: Staging | None = None, defer_deps: bool = False, pack_pages: bool = False,
+                 on_request: bool = False):
         self.site_dir = Path(site_dir).resolve()
         self.drafts = drafts
         self.base_url = base_url
@@ -117,7 +122,12 @@ class Engine:
         # its first build alone, before its threads start: serve.PreviewServer._first_build)
         self.parallel = parallel
         self.staging = staging        # where rendered pages go instead of memory (a CLI build)
-        self.pack_pages = pack_pages  # keep the pages in memory compressed (a preview: packed.py)
+        # a preview's: pages kept in memory compressed (packed.py), and those no browser was
+        # sent rendered only when one asks for them (ondemand.py; packed, as a pending page
+        # links the static files of the run that renders it)
+        self.pack_pages = pack_pages or on_request
+        self.on_request = on_request
+        self.renderer = PageRenderer()
         self.fold: Fold | None = None    # the last resolve's walk through the story (resolve.Fold)
         self.staged: dict[str, Staged] = {}
         self.documents: dict[str, Document] = {}     # by site-relative path
@@ -296,17 +306,20 @@ class Engine:
         if patched is None:
             return None
         new_site, slugs = patched
-        try:
-            pages = self._render_briefings(new_site, slugs)
-        except jinja2.TemplateError as exc:
-            return self._failed([template_diagnostic(exc, self.site_dir)], started)
-        self.documents[source.path] = new
-        if self.fold is not None:
-            self.fold.patch_body(new)
-        self.site = new_site
-        self.pages.update(pages)
-        changed = frozenset(p for p, html in pages.items() if self.files.get(p) != html)
-        self.files = {**self.files, **pages}
+        with self.renderer.lock:   # (ondemand.py)
+            try:
+                pages = self._render_briefings(new_site, slugs)
+            except jinja2.TemplateError as exc:
+                return self._failed([template_diagnostic(exc, self.site_dir)], started)
+            self.documents[source.path] = new
+            if self.fold is not None:
+                self.fold.patch_body(new)
+            self.site = new_site
+            self.pages.update(pages)
+            changed = frozenset(p for p, html in pages.items() if shows_change(self.files.get(p), html))
+            self.files = {**self.files, **pages}
+            self.renderer.commit(self.env, new_site, Urls(new_site.config.base_path), self.assets, self.links,
+                                 self.pages)
         return BuildResult(True, self.diagnostics, self.files, changed, frozenset(),
                            time.perf_counter() - started, len(pages), links=self.links)
 
@@ -406,8 +419,15 @@ class Engine:
                 compiled()
             if any(d.severity == ERROR for d in diagnostics):
                 return self._failed(diagnostics, started)
+        # a browser asking for a pending page waits for the run to decide and commit (ondemand.py)
+        with self.renderer.lock:
+            return self._render_and_commit(site, config, diagnostics, started, everything, same_model)
+
+    def _render_and_commit(self, site: Site, config: SiteConfig, diagnostics: list[Diagnostic], started: float,
+                           everything: bool, same_model: bool) -> BuildResult:
         try:
-            if self.env is None:
+            fresh_env = self.env is None
+            if fresh_env:
                 # update() drops it on a template edit
                 self.env = make_environment(self.site_dir, auto_reload=False, bytecode_dir=self._bytecode_dir())
                 self.fine_deps = uses_theme_templates(self.site_dir)
@@ -420,13 +440,13 @@ class Engine:
                     self._relink_assets(old_assets, self.assets, Urls(config.base_path))
             links = asset_links(self.assets, Urls(config.base_path)) if self.pack_pages else ()
             early = self._show_early(everything, diagnostics, started, links)
-            files, rendered = self._render(site, everything, same_model, links, early)
+            files, rendered = self._render(site, everything, same_model, links, early, fresh_env)
         except jinja2.TemplateError as exc:
             return self._failed([template_diagnostic(exc, self.site_dir)] + diagnostics, started)
         except ContentError as exc:
             return self._failed(list(exc.diagnostics) + diagnostics, started)
         previous = self.files
-        changed = frozenset(p for p, data in files.items() if previous.get(p) != data)
+        changed = frozenset(p for p, data in files.items() if shows_change(previous.get(p), data))
         changed |= {p for p, staged in self.staged.items() if staged.written}
         removed = frozenset(set(previous) - set(files) - set(self.staged))
         self.site, self.files, self.links = site, files, links
@@ -434,6 +454,7 @@ class Engine:
         self.diagnostics, self.last_ok = tuple(diagnostics), True
         self.changed_templates, self.last_assets = set(), self.assets
         self.base_path = config.base_path
+        self.renderer.commit(self.env, site, Urls(config.base_path), self.assets, links, self.pages)
         return BuildResult(True, tuple(diagnostics), files, changed, removed,
                            time.perf_counter() - started, rendered, self.kept, self.staged, links)
 
@@ -451,7 +472,7 @@ class Engine:
             return None
 
         def show(pages: dict[str, bytes]) -> None:
-            changed = frozenset(p for p, data in pages.items() if self.files.get(p) != data)
+            changed = frozenset(p for p, data in pages.items() if shows_change(self.files.get(p), data))
             if changed:
                 on_screen.show(BuildResult(True, tuple(diagnostics), {**self.files, **pages}, changed, frozenset(),
                                            time.perf_counter() - started, len(pages), links=links))
@@ -480,7 +501,7 @@ class Engine:
 
     def _render(self, site: Site, everything: bool, same_model: bool, links: Links,
                 early: tuple[frozenset[str], Callable[[dict[str, bytes]], None]] | None = None,
-                ) -> tuple[dict[str, bytes], int]:
+                fresh_env: bool = False) -> tuple[dict[str, bytes], int]:
         urls = Urls(site.config.base_path)
         with self._timed("plan"), no_gc(keep=True):   # (as resolve: plans live as long as the build)
             if same_model:
@@ -513,6 +534,10 @@ class Engine:
             else:
                 todo.append(plan)
 
+        deferred: list[PagePlan] = []
+        if self.on_request:   # only the pages a browser was sent; the rest when one asks (ondemand.py)
+            deferred = [p for p in todo if not shown(self.pages.get(p.output))]
+            todo = [p for p in todo if shown(self.pages.get(p.output))]
         staging = self.staging
 
         def render_one(plan: PagePlan) -> bytes | Staged | Diagnostic:
@@ -530,7 +555,7 @@ class Engine:
             on_screen, show = early
             # smallest first, by their last version: a briefing (25 KiB) shows before the
             # timeline (3.8 MiB at 10,000 articles) another tab holds; each as soon as it is ready
-            first = sorted((p for p in todo if p.output in on_screen), key=lambda p: len(self.files.get(p.output, b"")))
+            first = sorted((p for p in todo if p.output in on_screen), key=lambda p: _size(self.files.get(p.output)))
             if len(first) < len(todo):
                 todo = first + [p for p in todo if p.output not in on_screen]
             else:
@@ -547,13 +572,20 @@ class Engine:
                     show(dict(ready))
             rest = todo[len(first):]
             results += map_forked(render_one, rest) if self.parallel else [render_one(p) for p in rest]
-        problems = [r for r in results if isinstance(r, Diagnostic)]
+            # With new templates, one page of each template is rendered now, so that a mistake
+            # in one shows over every open page, as it did when every page was rendered.
+            checked = {} if not fresh_env else \
+                {p.output: render_one(p) for p in _first_of_each_template(deferred, {p.template for p in todo})}
+        problems = [r for r in [*results, *checked.values()] if isinstance(r, Diagnostic)]
         if problems:
             raise ContentError(problems[:1])
         if staging is None:
             pages.update((plan.output, html) for plan, html in zip(todo, results, strict=True))
         else:
             self.staged = {plan.output: staged for plan, staged in zip(todo, results, strict=True)}
+        for plan in deferred:
+            pages[plan.output] = pending = Pending(plan, self.renderer)
+            pending.data = checked.get(plan.output)
         pages = {output: pages[output] for output in plans if output in pages}  # plan order
         rendered = len(todo)
         self.plans, self.pages, self.kept = plans, pages, frozenset(kept)
@@ -625,6 +657,22 @@ class Engine:
         self.last_ok = False  # the next run goes the whole way, so the model matches the files again
         return BuildResult(False, tuple(diagnostics), self.files, frozenset(), frozenset(),
                            time.perf_counter() - started, links=self.links)
+
+
+def _first_of_each_template(plans: list[PagePlan], rendered: set[str]) -> list[PagePlan]:
+    """The first of `plans` of each template not in `rendered`."""
+    first: dict[str, PagePlan] = {}
+    for plan in plans:
+        if plan.template not in rendered:
+            first.setdefault(plan.template, plan)
+    return list(first.values())
+
+
+def _size(value: bytes | Pending | None) -> int:
+    """A page's size as it was last rendered (0 if never)."""
+    if type(value) is Pending:
+        value = value.data
+    return len(value) if value is not None else 0
 
 
 def patch_bodies(site: Site, documents: Iterable[Document],

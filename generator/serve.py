@@ -36,8 +36,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
-from .engine import Builder, BuildResult, OnScreen
+import jinja2
+
+from .engine import Builder, BuildResult, OnScreen, template_diagnostic
 from .errors import ContentError, Diagnostic, count_line
+from .ondemand import Pending
 from .parallel import MIN_ITEMS
 from .watch import Watcher, changed_between, stamps
 
@@ -124,6 +127,8 @@ def page_event(previous: Mapping[str, bytes] | None, result: BuildResult) -> str
         if not path.endswith(".html") or path not in previous or path not in result.files:
             return "reload"
         before = previous[path]
+        if not isinstance(before, bytes) or not isinstance(result.files[path], bytes):
+            return "reload"   # a page not rendered yet (ondemand.py)
         for old, new in renames:
             before = before.replace(old, new)
         if before != result.files[path]:
@@ -391,10 +396,21 @@ def _respond_get(preview: Preview, raw_path: str) -> Response:
     if key in files:
         if key.endswith(".html"):
             preview.served(key)
-        return _file(200, key, result.content(key), base, build)
+        try:
+            return _file(200, key, result.content(key), base, build)
+        except jinja2.TemplateError as exc:   # a page rendered as it is asked for (ondemand.py)
+            return _file(500, key, _failed_page(template_diagnostic(exc, preview.site_dir or Path.cwd())),
+                         base, build)
     if not relative.endswith("/") and relative + "/index.html" in files:
         return _redirect(301, encoded + "/" + suffix)
     return _not_found(result, base, build)
+
+
+def _failed_page(diagnostic: Diagnostic) -> bytes:
+    """What a browser is sent for a page whose template failed as it was rendered."""
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Template error</title></head>"
+            f"<body><h1>This page could not be rendered</h1><pre>{html.escape(diagnostic.format())}</pre>"
+            "<p>It is rendered again when the template is saved.</p></body></html>").encode()
 
 
 def _not_found(result: BuildResult, base: str, build: str) -> Response:
@@ -690,6 +706,9 @@ class PreviewServer:
             self.say(diagnostic.format())
         if not result.ok:
             self.say(count_line(result.diagnostics))
+        elif first and any(type(value) is Pending for value in result.files.values()):   # (ondemand.py)
+            self.say(f"ready in {seconds * 1000:.0f} ms: {_counted(_pages(result.files), 'page')}, "
+                     f"each rendered when first opened")
         elif first:
             self.say(f"built {_counted(_pages(result.files), 'page')} in {seconds * 1000:.0f} ms")
         else:

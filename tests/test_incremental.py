@@ -28,6 +28,8 @@ from generator.engine import BuildResult, Engine, OnScreen
 from generator.errors import Diagnostic
 from generator.load import configure, read_source, read_sources
 from generator.model import STANCES, STATUSES
+from generator.ondemand import Pending
+from generator.packed import unpack
 from generator.parse import parse_document
 from generator.pickles import CACHE_DIR
 from generator.plan import COMMON_DEPS
@@ -141,28 +143,34 @@ def apply(site: Path, kind: str, pick: int, counter: int) -> list[Path]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(EDITS), st.integers(0, 20)), min_size=1, max_size=5),
-       st.sampled_from([1, 64]), st.booleans())
-def test_incremental_output_equals_a_cold_build(edits, every, packed) -> None:
+       st.sampled_from([1, 64]), st.sampled_from(["plain", "packed", "on request"]))
+def test_incremental_output_equals_a_cold_build(edits, every, mode) -> None:
     """`every`: the preview's resolve keeps a checkpoint every this many articles (resolve.Fold);
-    `packed`: the engine keeps its pages compressed, as the preview's does (packed.py)."""
+    `mode`: the engine keeps its pages compressed, as the preview's does (packed.py), and renders
+    those no one asked for when they are asked for (ondemand.py)."""
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         shutil.copytree(HISTORY, site)
         saved, resolve_module.CHECKPOINT_MIN = resolve_module.CHECKPOINT_MIN, every
         try:
-            engine = Engine(site, drafts=True, use_cache=False, parallel=False, pack_pages=packed)
+            engine = Engine(site, drafts=True, use_cache=False, parallel=False, pack_pages=mode != "plain",
+                            on_request=mode == "on request")
             shown: list[BuildResult] = []
-            if packed:   # as the preview's: some pages are on screen, rendered and shown first
+            if mode != "plain":   # as the preview's: some pages are on screen, rendered and shown first
                 engine.on_screen = OnScreen(lambda: sorted(engine.files)[::5], shown.append)
-            assert engine.build().ok
+            result = engine.build()
+            assert result.ok
             for counter, (kind, pick) in enumerate(edits):
+                for path in sorted(result.files)[counter % 4::4]:   # a browser asks for some pages
+                    result.content(path)
                 touched = apply(site, kind, pick, counter)
                 shown.clear()
                 result = engine.update(touched)
                 cold = Engine(site, drafts=True, use_cache=False, parallel=False).build()
                 assert result.ok == cold.ok, (kind, [d.format() for d in result.diagnostics + cold.diagnostics])
                 if cold.ok:
-                    files = {path: result.content(path) for path in result.files}
+                    files = {path: unpack(value.content(ask=False), result.links) if type(value) is Pending
+                             else result.content(path) for path, value in result.files.items()}
                     assert files == dict(cold.files), (kind, sorted(
                         p for p in set(files) | set(cold.files) if files.get(p) != cold.files.get(p)))
                     # what was shown early is what the run ended with
