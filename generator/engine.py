@@ -555,11 +555,9 @@ class Engine:
             on_screen, show = early
             # smallest first, by their last version: a briefing (25 KiB) shows before the
             # timeline (3.8 MiB at 10,000 articles) another tab holds; each as soon as it is ready
+            # (shown early even when they are all there is to render: the feeds and sitemap follow)
             first = sorted((p for p in todo if p.output in on_screen), key=lambda p: _size(self.files.get(p.output)))
-            if len(first) < len(todo):
-                todo = first + [p for p in todo if p.output not in on_screen]
-            else:
-                first = []      # nothing else to wait for
+            todo = first + [p for p in todo if p.output not in on_screen]
         with self._timed("render"):
             results: list[bytes | Staged | Diagnostic] = []
             ready: dict[str, bytes] = {}
