@@ -182,9 +182,11 @@ class Preview:
     loading, or its connection dropped) learns on reconnecting which files changed since.
     """
 
-    def __init__(self, base_path: str, result: BuildResult, site_dir: str | Path | None = None):
+    def __init__(self, base_path: str, result: BuildResult, site_dir: str | Path | None = None,
+                 say: Callable[[str], None] = lambda line: None):
         self.base_path = base_path if base_path.endswith("/") else base_path + "/"
         self.site_dir = Path(site_dir) if site_dir is not None else None   # to quote the lines errors point at
+        self.say = say      # the terminal, for a page that fails as it is rendered when asked for
         self._lock = threading.Lock()
         self._token = secrets.token_hex(4)      # differs per server run: a restart reloads pages
         self._generation = 0
@@ -399,8 +401,10 @@ def _respond_get(preview: Preview, raw_path: str) -> Response:
         try:
             return _file(200, key, result.content(key), base, build)
         except jinja2.TemplateError as exc:   # a page rendered as it is asked for (ondemand.py)
-            return _file(500, key, _failed_page(template_diagnostic(exc, preview.site_dir or Path.cwd())),
-                         base, build)
+            diagnostic = replace(template_diagnostic(exc, preview.site_dir or Path.cwd()),
+                                 hint=f"opening {path}; fix the template: the page is rendered again when it is saved")
+            preview.say(diagnostic.format())
+            return _file(500, key, _failed_page(diagnostic), base, build)
     if not relative.endswith("/") and relative + "/index.html" in files:
         return _redirect(301, encoded + "/" + suffix)
     return _not_found(result, base, build)
@@ -408,9 +412,10 @@ def _respond_get(preview: Preview, raw_path: str) -> Response:
 
 def _failed_page(diagnostic: Diagnostic) -> bytes:
     """What a browser is sent for a page whose template failed as it was rendered."""
-    return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Template error</title></head>"
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Template error</title>"
+            "<link rel=icon href=\"data:,\"></head>"
             f"<body><h1>This page could not be rendered</h1><pre>{html.escape(diagnostic.format())}</pre>"
-            "<p>It is rendered again when the template is saved.</p></body></html>").encode()
+            "</body></html>").encode()
 
 
 def _not_found(result: BuildResult, base: str, build: str) -> Response:
@@ -604,7 +609,7 @@ class PreviewServer:
             self._watcher.start()
             self._watcher.add(changed_between(before, stamps(self.site_dir)), finished=True)
         self._report(result, time.perf_counter() - started, first=True)
-        self.preview = Preview(self.builder.base_path, result, self.site_dir)
+        self.preview = Preview(self.builder.base_path, result, self.site_dir, self.say)
         if hasattr(self.builder, "on_screen"):   # (an engine; a builder of an embedding program may not)
             self.builder.on_screen = OnScreen(self.preview.on_screen, self._show_early)
         self._server = bind(self.preview, self.host, self.port, self.say)

@@ -117,10 +117,13 @@ def test_a_page_whose_template_fails_when_asked_for_is_answered_with_the_mistake
     override(site, "actor.html", "{% block main %}",
              '{% block main %}{% if actor.id == "mira-kovac" %}{{ no_such_helper() }}{% endif %}')
     engine, result = on_request(site)     # (the first actor page renders: the run is good)
-    preview = Preview("/history/", result, site)
+    said: list[str] = []
+    preview = Preview("/history/", result, site, said.append)
     response = respond(preview, "GET", "/history/actors/mira-kovac/")
     assert response.status == 500
     assert b"templates/actor.html" in response.body and b"livereload.js" in response.body
+    assert len(said) == 1 and re.match(r"templates/actor\.html:\d+:\d+: error: .*no_such_helper", said[0])
+    assert "opening /history/actors/mira-kovac/" in said[0]
     # saving the template again renders the page the browser holds, and announces it
     fixed = override(site, "actor.html", "{% block main %}", "{% block main %}")
     again = engine.update([fixed])

@@ -172,6 +172,28 @@ def test_a_title_edit_shows_on_the_open_page_first_and_on_the_others_after(page,
     assert page.console_errors == []
 
 
+def test_a_page_whose_template_fails_for_its_data_shows_the_mistake_until_the_fix(page, serve, history):  # noqa: F811
+    """Pages are rendered when opened: a template mistake only one actor's page meets shows when
+    that page is opened, in the page and the terminal, and saving the fix reloads the page."""
+    template = history / "templates" / "actor.html"
+    template.parent.mkdir()
+    theme = (REPO / "templates" / "actor.html").read_text()
+    broken = '{% block main %}{% if actor.id == "mira-kovac" %}{{ actor.name|no_such_filter }}{% endif %}'
+    template.write_text(theme.replace("{% block main %}", broken, 1))
+    server = serve(history)
+    page.goto(server.url + "actors/mira-kovac/")
+    expect(page.locator("h1")).to_have_text("This page could not be rendered")
+    expect(page.locator("pre")).to_contain_text("templates/actor.html:")
+    server.wait_for(re.compile(r"templates/actor\.html:\d+:\d+: error: .*no_such_filter"
+                               r".*opening /history/actors/mira-kovac/"))
+    # (the browser logs the 500)
+    assert all(e.startswith("Failed to load resource") for e in page.console_errors), page.console_errors
+    logged = len(page.console_errors)
+    template.write_text(theme)
+    expect(page.locator("h1")).to_have_text("Mira Kovac", timeout=5000)
+    assert page.console_errors[logged:] == []
+
+
 def test_many_tabs_load_and_all_follow_an_edit(page, serve, history):  # noqa: F811
     """A browser opens at most six connections to one host: one event stream per tab would leave
     the seventh tab waiting forever. The tabs share one stream (a SharedWorker), so ten load,
