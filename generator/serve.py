@@ -419,7 +419,10 @@ def _failed_page(diagnostic: Diagnostic) -> bytes:
 
 
 def _not_found(result: BuildResult, base: str, build: str) -> Response:
-    page = result.content("404.html") if "404.html" in result.files else _NOT_FOUND
+    try:
+        page = result.content("404.html") if "404.html" in result.files else _NOT_FOUND
+    except jinja2.TemplateError:   # (rendered when first asked for: ondemand.py)
+        page = _NOT_FOUND
     return _file(404, "404.html", page, base, build)
 
 

@@ -11,6 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from generator.engine import BuildResult, Engine
@@ -167,3 +168,17 @@ def test_what_counts_as_a_change_a_browser_could_see(old, new, change):
     after = before if new == "same" else value(new)
     assert shows_change(before, after) is change
     assert shown(before) is (old is not None and old != "pending")
+
+
+def test_a_404_page_whose_template_fails_is_answered_with_a_plain_one(site, monkeypatch):
+    """(The 404 page's template is checked when the templates are new; this is what happens if
+    it fails later all the same.)"""
+    _, result = on_request(site)
+    pending = result.files["404.html"]
+    pending.data = None
+
+    def broken(plan):
+        raise jinja2.TemplateError("broken")
+    monkeypatch.setattr(pending.renderer, "_render", broken)
+    response = respond(Preview("/history/", result, site), "GET", "/history/no-such-page/")
+    assert response.status == 404 and b"<h1>Not found</h1>" in response.body
