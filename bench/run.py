@@ -17,7 +17,7 @@ pages cost. With --publish, `briefing publish` to a new folder target (build, li
 release; the parse cache warm, as an author's) is timed --repeat times after the other rounds
 of each size. With --preview, `briefing serve`'s save-to-screen time in headless Chromium
 (bench/preview_latency.py: --preview-edits edits of the newest article's text, then of its
-title; the serve process's peak memory) is measured after each size's rounds. Prints medians
+title; the serve process's peak memory and its start) is measured after each size's rounds. Prints medians
 with min–max; see BENCHMARKS.md. Corpora, outputs and the peers' venvs live in bench/out/
 (gitignored) and are reused between runs.
 """
@@ -336,7 +336,8 @@ def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer
             "articles": size,
             "tool": tool,
             "measure": name,
-            "unit": "MiB" if "RSS" in name else "ms" if name.startswith("preview, ") else "s",
+            "unit": "MiB" if "RSS" in name else "s" if name == PREVIEW_START or not name.startswith("preview, ")
+            else "ms",
             "median": statistics.median(values),
             "min": min(values),
             "max": max(values),
@@ -346,10 +347,15 @@ def measure(size: int, repeat: int, briefing: bool, peers: dict[str, Path], peer
     ]
 
 
+# from `briefing serve` starting to its "serving" line, on a copy of the corpus (its cache folder as it is)
+PREVIEW_START = "preview, ready to serve"
+
+
 def preview_rounds(size: int, edits: int) -> dict[str, list[float]]:
     """`briefing serve` on a copy of the corpus, seen in headless Chromium (preview_latency.py):
     save-to-screen after `edits` text edits and `edits` title edits, in milliseconds; for the
-    title edits also when the server had shown the page on screen; the serve process's peak RSS."""
+    title edits also when the server had shown the page on screen; the serve process's peak RSS;
+    and how long it took to start serving (seconds; one sample per kind of edit)."""
     # (beside this file; it needs Playwright and /usr/bin/chromium)
     import preview_latency
     from playwright.sync_api import sync_playwright
@@ -370,6 +376,7 @@ def preview_rounds(size: int, edits: int) -> dict[str, list[float]]:
                     found[f"preview, {kind} edit, page on screen (server)"] = measured["on_screen"]
                 if measured["peak_rss_mib"] is not None:
                     found.setdefault("preview, peak RSS", []).append(measured["peak_rss_mib"])
+                found.setdefault(PREVIEW_START, []).append(measured["startup"])
         finally:
             browser.close()
     return found
