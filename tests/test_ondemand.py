@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import jinja2
@@ -101,6 +102,19 @@ def test_an_older_results_page_renders_as_the_latest_run_has_it(site):
     engine.update([retitle(site)])
     assert NEW_TITLE.encode() in first.content(QUESTION)
     assert engine.files[QUESTION].asked   # the page the latest run has: a later edit announces it
+
+
+def test_a_page_asked_for_during_a_run_waits_for_it_and_is_as_the_run_made_it(site):
+    engine, first = on_request(site)
+    answers: list[bytes] = []
+    with engine.renderer.lock:   # as a run holds it from deciding what to render until it commits
+        asker = threading.Thread(target=lambda: answers.append(first.content(QUESTION)))
+        asker.start()
+        asker.join(0.3)
+        assert asker.is_alive() and answers == []
+        assert engine.update([retitle(site)]).ok    # (the lock is reentrant: this thread runs)
+    asker.join(5)
+    assert len(answers) == 1 and NEW_TITLE.encode() in answers[0]
 
 
 def test_a_mistake_in_a_template_fails_the_run_though_its_pages_wait(site):
