@@ -99,3 +99,24 @@ def load_assets(site_dir: Path | None, theme_static: Path | None = None) -> Asse
         theme_static = theme_dirs()[1]
     site_static = site_dir / "static" if site_dir is not None else None
     return build_assets(read_static(theme_static, site_static))
+
+
+def uses_theme_templates(site_dir: Path) -> bool:
+    """True when the site renders with the theme's templates as they are (plan.py's finer keys hold).
+
+    A site's templates/ may hold copies of the theme's (this repository's own example site is
+    the theme's source); any other file there may show more of the model than the theme does.
+    """
+    folder = site_dir / "templates"
+    if not folder.is_dir():
+        return True
+    theme = theme_dirs()[0]
+    for path in folder.rglob("*"):
+        if path.is_file():
+            twin = theme / path.relative_to(folder)
+            try:
+                if not twin.is_file() or twin.read_bytes() != path.read_bytes():
+                    return False
+            except OSError:
+                return False
+    return True

@@ -14,13 +14,10 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
-
-import jinja2
-import jinja2.meta
+from typing import TYPE_CHECKING, Protocol
 
 from . import cache as parse_cache
-from .assets import Assets, load_assets
+from .assets import Assets, load_assets, uses_theme_templates
 from .errors import ERROR, ContentError, Diagnostic
 from .extras import extra_files
 from .load import configure
@@ -31,13 +28,19 @@ from .parallel import MIN_ITEMS, in_background, map_forked, no_gc
 from .parse import Document, parse_document
 from .pickles import CACHE_DIR
 from .plan import DepIndex, PagePlan, briefing_plan, changed_deps, plan_site
-from .render import compile_templates, make_environment, render_page, uses_theme_templates
 from .resolve import Fold, resolve_again
 from .sources import SITE_FILE, Source, kind_of, read_source, read_sources
 from .splice import keeps_places, load_bodies, places, splice_bodies
 from .state import BuildState, load_model, load_story
 from .urls import Urls, output_file, page_path
 from .write import Staged, Staging
+
+if TYPE_CHECKING:
+    import jinja2
+
+# Jinja (and render.py) are imported where pages are rendered, not above: a rebuild after a text
+# edit writes the new bodies into the pages on disk (splice.py) and renders no template, and
+# importing Jinja was a sixth of its time at 1,000 articles.
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +309,7 @@ class Engine:
         if patched is None:
             return None
         new_site, slugs = patched
+        import jinja2
         with self.renderer.lock:   # (ondemand.py)
             try:
                 pages = self._render_briefings(new_site, slugs)
@@ -349,6 +353,9 @@ class Engine:
         if dict(assets.names) != previous.asset_names:
             return None  # cannot be, as the state is made for these static files; but pages link them
         site, slugs = patched
+        import jinja2
+
+        from .render import make_environment
         self.site, self.plans, self.assets = site, {}, assets   # (_render_briefings plans its pages)
         self.env = make_environment(self.site_dir, auto_reload=False, bytecode_dir=self._bytecode_dir())
         try:
@@ -388,6 +395,7 @@ class Engine:
                            time.perf_counter() - started, len(pages), self.kept)
 
     def _render_briefings(self, site: Site, slugs: Iterable[str]) -> dict[str, bytes]:
+        from .render import render_page
         urls = Urls(site.config.base_path)
         pages = {}
         for slug in slugs:
@@ -411,6 +419,7 @@ class Engine:
             # meanwhile, so the render workers load them instead of each compiling them again.
             bytecode_dir = self._bytecode_dir()
             first = self.site is None and self.parallel and len(self.documents) >= MIN_ITEMS
+            from .render import compile_templates
             compiled = in_background(lambda: compile_templates(self.site_dir, bytecode_dir)) \
                 if first and bytecode_dir is not None else lambda: None
             try:
@@ -425,6 +434,9 @@ class Engine:
 
     def _render_and_commit(self, site: Site, config: SiteConfig, diagnostics: list[Diagnostic], started: float,
                            everything: bool, same_model: bool) -> BuildResult:
+        import jinja2
+
+        from .render import make_environment
         try:
             fresh_env = self.env is None
             if fresh_env:
@@ -502,6 +514,9 @@ class Engine:
     def _render(self, site: Site, everything: bool, same_model: bool, links: Links,
                 early: tuple[frozenset[str], Callable[[dict[str, bytes]], None]] | None = None,
                 fresh_env: bool = False) -> tuple[dict[str, bytes], int]:
+        import jinja2
+
+        from .render import render_page
         urls = Urls(site.config.base_path)
         with self._timed("plan"), no_gc(keep=True):   # (as resolve: plans live as long as the build)
             if same_model:
@@ -597,6 +612,8 @@ class Engine:
         """Which of the page templates `names` use (extend, include or import) a changed template."""
         if not changed:
             return set()
+        import jinja2
+        import jinja2.meta
         uses: dict[str, set[str]] = {}
 
         def closure(name: str) -> set[str]:

@@ -12,16 +12,30 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
-from markdown_it.token import Token
-
 from .quotes import fold, fold_quote, fold_with_map
 from .sanitize import sanitize_html
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
     from .model import Article, Page, Site
     from .urls import Urls
+
+# markdown-it-py and its tokens are imported only where a body needs them: a body of prose alone
+# (prose_blocks) is written from its text, and a rebuild after a text edit (splice.py) then never
+# imports the parser (a sixth of its time at 1,000 articles).
+
+
+def escape_html(raw: str) -> str:
+    """markdown-it's escapeHtml: '&', '<', '>' and '"' as entities (not the single quote)."""
+    return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _token(*args, **kwargs) -> Token:
+    from markdown_it.token import Token
+    return Token(*args, **kwargs)
+
 
 REFERENCE = re.compile(r"\[\[([^\[\]\s]{1,200})\]\]")
 # a [[reference]]'s id -> (the kind of entity, its label), or None for no such entity
@@ -31,6 +45,7 @@ Labels = Callable[[str], "tuple[str, str] | None"]
 @lru_cache(maxsize=2)
 def markdown(allow_html: bool = False) -> MarkdownIt:
     """CommonMark with tables and strikethrough; raw HTML only when the site allows it."""
+    from markdown_it import MarkdownIt
     md = MarkdownIt("commonmark", {"html": allow_html, "typographer": False})
     md.enable(["table", "strikethrough"])
     # Its `normalize` rule (line endings to \n, NUL to U+FFFD) runs a regular expression over
@@ -161,14 +176,14 @@ def prose_tokens(blocks: list[tuple[str, int, list[str]]]) -> list[Token]:
     tokens = []
     for tag, first, lines in blocks:
         span = [first, first + len(lines)]
-        children = [Token("text", "", 0, content=lines[0])]
+        children = [_token("text", "", 0, content=lines[0])]
         for line in lines[1:]:
-            children += [Token("softbreak", "br", 0), Token("text", "", 0, content=line)]
+            children += [_token("softbreak", "br", 0), _token("text", "", 0, content=line)]
         kind, markup = ("paragraph", "") if tag == "p" else ("heading", "#" * int(tag[1]))
-        tokens += [Token(kind + "_open", tag, 1, map=span, markup=markup, block=True),
-                   Token("inline", "", 0, map=list(span), level=1, children=children,
+        tokens += [_token(kind + "_open", tag, 1, map=span, markup=markup, block=True),
+                   _token("inline", "", 0, map=list(span), level=1, children=children,
                           content="\n".join(lines), block=True),
-                   Token(kind + "_close", tag, -1, markup=markup, block=True)]
+                   _token(kind + "_close", tag, -1, markup=markup, block=True)]
     return tokens
 
 
@@ -204,11 +219,11 @@ def render(body: str, site: Site, urls: Urls, actors: Iterable = (), quote_ancho
 def render_body(body: str, allow_html: bool, labels: Labels, urls: Urls, actors: Iterable = (),
                 quote_anchors: dict | None = None) -> str:
     """`render`, with the site's entities known only through `labels` (a [[reference]]'s kind and label)."""
-    md = markdown(allow_html)
     body = normalized(body)
     blocks = prose_blocks(body)
     if blocks is not None:
-        return render_prose(md, blocks, urls, actors, quote_anchors)
+        return render_prose(blocks, urls, actors, quote_anchors)
+    md = markdown(allow_html)
     return render_tokens(md, md.parse(body), labels, urls, actors, quote_anchors)
 
 
@@ -229,7 +244,7 @@ def render_tokens(md: MarkdownIt, tokens: list[Token], labels: Labels | None, ur
     return md.renderer.render(tokens, md.options, {})
 
 
-def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls: Urls, actors: Iterable = (),
+def render_prose(blocks: list[tuple[str, int, list[str]]], urls: Urls, actors: Iterable = (),
                  quote_anchors: dict | None = None) -> str:
     """What `render_tokens` makes of a prose body's tokens, written block by block from the text.
 
@@ -259,7 +274,7 @@ def render_prose(md: MarkdownIt, blocks: list[tuple[str, int, list[str]]], urls:
         elif linker is not None and any(mentions := linker.mentions(lines)):
             inner = _marked_html(lines, mentions, [], urls)   # (None only for quotes)
         else:
-            inner = "\n".join([escapeHtml(line) for line in lines])
+            inner = "\n".join([escape_html(line) for line in lines])
         html.append(f"<{tag}>{inner}</{tag}>\n")
     return "".join(html)
 
@@ -273,7 +288,7 @@ def _prose_children(lines: list[str], mentions: list[list[tuple[int, int, str]]]
     offset = 0
     for number, line in enumerate(lines):
         if number:
-            children.append(Token("softbreak", "br", 0))
+            children.append(_token("softbreak", "br", 0))
             offset += 1
         pos = 0
         for start, end, actor_id in mentions[number]:
@@ -308,7 +323,7 @@ def _marked_html(lines: list[str], mentions: list[list[tuple[int, int, str]]],
     for line, spans in zip(lines, mentions, strict=True):
         for start, end, actor_id in spans:
             links.append((line_start + start, line_start + end))
-            href = escapeHtml(urls.page("actor", actor_id))
+            href = escape_html(urls.page("actor", actor_id))
             events += [(line_start + start, _LINK_OPEN, f'<a href="{href}" class="actor-link">'),
                        (line_start + end, _LINK_CLOSE, "</a>")]
         line_start += len(line) + 1
@@ -336,12 +351,12 @@ def _marked_html(lines: list[str], mentions: list[list[tuple[int, int, str]]],
         while index < len(events) and events[index][0] <= line_end:
             place = events[index][0] - line_start
             if place > pos:
-                out.append(escapeHtml(line[pos:place]))
+                out.append(escape_html(line[pos:place]))
                 pos = place
             out.append(events[index][2])
             index += 1
         if pos < len(line):
-            out.append(escapeHtml(line[pos:]))
+            out.append(escape_html(line[pos:]))
         line_start = line_end + 1
     return "".join(out)
 
@@ -353,13 +368,13 @@ def _inline_html(children: list[Token]) -> str:
     for child in children:
         kind = child.type
         if kind == "text":
-            out.append(escapeHtml(child.content))
+            out.append(escape_html(child.content))
         elif kind == "softbreak":
             out.append("\n")
         elif kind == "trusted_html":
             out.append(child.content)
         elif kind == "link_open":
-            attrs = "".join([f' {escapeHtml(key)}="{escapeHtml(str(value))}"' for key, value in child.attrItems()])
+            attrs = "".join([f' {escape_html(key)}="{escape_html(str(value))}"' for key, value in child.attrItems()])
             out.append(f"<a{attrs}>")
         elif kind == "link_close":
             out.append("</a>")
@@ -380,14 +395,14 @@ def _rewrite_links(children: list[Token], urls: Urls) -> list[Token]:
 
 
 def _link(href: str, cls: str) -> tuple[Token, Token]:
-    open_ = Token("link_open", "a", 1)
+    open_ = _token("link_open", "a", 1)
     open_.attrSet("href", href)
     open_.attrSet("class", cls)
-    return open_, Token("link_close", "a", -1)
+    return open_, _token("link_close", "a", -1)
 
 
 def _text(content: str) -> Token:
-    token = Token("text", "", 0)
+    token = _token("text", "", 0)
     token.content = content
     return token
 
@@ -697,6 +712,6 @@ def _wrap_quotes(children: list[Token], starts: list[tuple[int, int]],
 
 
 def _html(content: str) -> Token:
-    token = Token("trusted_html", "", 0)
+    token = _token("trusted_html", "", 0)
     token.content = content
     return token

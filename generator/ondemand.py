@@ -18,7 +18,6 @@ from typing import Any
 
 from .packed import Links, pack
 from .plan import PagePlan
-from .render import render_page
 
 
 class Pending:
@@ -90,5 +89,6 @@ class PageRenderer:
             return current.data
 
     def _render(self, plan: PagePlan) -> bytes:
+        from .render import render_page
         env, site, urls, assets, links = self._context
         return pack(render_page(env, site, plan, urls, assets), links)

@@ -25,7 +25,7 @@ import jinja2
 import jinja2.runtime
 from markupsafe import Markup, escape
 
-from .assets import Assets, theme_dirs
+from .assets import Assets, theme_dirs, uses_theme_templates  # noqa: F401 (the engine's, from here before)
 from .countries import country_name
 from .model import (
     STANCES,
@@ -62,27 +62,6 @@ COUNTED_STANCES = {"supports": "in support", "opposes": "opposed"}   # the other
 # Statuses of a proposal that is still in play, for the home page.
 ON_THE_TABLE = ("proposed", "under-negotiation", "stalled")
 HOME_LIST_LIMIT = 10
-
-
-def uses_theme_templates(site_dir: Path) -> bool:
-    """True when the site renders with the theme's templates as they are (plan.py's finer keys hold).
-
-    A site's templates/ may hold copies of the theme's (this repository's own example site is
-    the theme's source); any other file there may show more of the model than the theme does.
-    """
-    folder = site_dir / "templates"
-    if not folder.is_dir():
-        return True
-    theme = theme_dirs()[0]
-    for path in folder.rglob("*"):
-        if path.is_file():
-            twin = theme / path.relative_to(folder)
-            try:
-                if not twin.is_file() or twin.read_bytes() != path.read_bytes():
-                    return False
-            except OSError:
-                return False
-    return True
 
 
 class _Globals(collections.ChainMap):

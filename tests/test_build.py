@@ -467,6 +467,7 @@ def test_a_first_build_compiles_the_templates_in_a_child_while_it_resolves(tmp_p
     compiling them; a small build, one without forked workers or without a cache, and a
     rebuild have no such child."""
     from generator import engine as engine_module
+    from generator import render as render_module
     from generator.render import compile_templates, make_environment
     calls = tmp_path / "calls"
 
@@ -475,7 +476,7 @@ def test_a_first_build_compiles_the_templates_in_a_child_while_it_resolves(tmp_p
             fh.write(f"{os.getpid()} {bytecode_dir}\n")
         compile_templates(site_dir, bytecode_dir)
 
-    monkeypatch.setattr(engine_module, "compile_templates", compiling)
+    monkeypatch.setattr(render_module, "compile_templates", compiling)   # (the engine imports it when it builds)
     site = copy_site("history", tmp_path)
     Engine(site).build()   # too few articles to fork render workers: the build compiles what it uses
     assert not calls.exists()

@@ -118,4 +118,4 @@ def test_prose_is_written_as_the_token_passes_write_it(story) -> None:
             anchors.setdefault(fold_quote(quote), quote_anchor(quote))
     md, urls = markdown(False), Urls("/base/")
     expected = render_tokens(md, md.parse(normalized(body)), None, urls, actors, anchors)
-    assert render_prose(md, blocks, urls, actors, anchors) == expected
+    assert render_prose(blocks, urls, actors, anchors) == expected
