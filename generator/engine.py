@@ -322,8 +322,7 @@ class Engine:
             self.pages.update(pages)
             changed = frozenset(p for p, html in pages.items() if shows_change(self.files.get(p), html))
             self.files = {**self.files, **pages}
-            self.renderer.commit(self.env, new_site, Urls(new_site.config.base_path), self.assets, self.links,
-                                 self.pages)
+            self._commit_renderer(new_site, self.links)
         return BuildResult(True, self.diagnostics, self.files, changed, frozenset(),
                            time.perf_counter() - started, len(pages), links=self.links)
 
@@ -466,9 +465,13 @@ class Engine:
         self.diagnostics, self.last_ok = tuple(diagnostics), True
         self.changed_templates, self.last_assets = set(), self.assets
         self.base_path = config.base_path
-        self.renderer.commit(self.env, site, Urls(config.base_path), self.assets, links, self.pages)
+        self._commit_renderer(site, links)
         return BuildResult(True, tuple(diagnostics), files, changed, removed,
                            time.perf_counter() - started, rendered, self.kept, self.staged, links)
+
+    def _commit_renderer(self, site: Site, links: Links) -> None:
+        """Pending pages are rendered from here on as this good run would have them (ondemand.py)."""
+        self.renderer.commit(self.env, site, Urls(site.config.base_path), self.assets, links, self.pages)
 
     def _show_early(self, everything: bool, diagnostics: list[Diagnostic], started: float,
                     links: Links) -> tuple[frozenset[str], Callable[[dict[str, bytes]], None]] | None:
@@ -551,8 +554,10 @@ class Engine:
 
         deferred: list[PagePlan] = []
         if self.on_request:   # only the pages a browser was sent; the rest when one asks (ondemand.py)
-            deferred = [p for p in todo if not shown(self.pages.get(p.output))]
-            todo = [p for p in todo if shown(self.pages.get(p.output))]
+            split: tuple[list[PagePlan], list[PagePlan]] = ([], [])
+            for plan in todo:
+                split[shown(self.pages.get(plan.output))].append(plan)
+            deferred, todo = split
         staging = self.staging
 
         def render_one(plan: PagePlan) -> bytes | Staged | Diagnostic:
